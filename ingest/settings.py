@@ -1,0 +1,155 @@
+"""One typed settings object for the whole application.
+
+Every tunable of note-rag lives here, read from (highest priority first): explicit keyword
+arguments, ``NOTE_RAG_*`` environment variables, then an optional TOML file (``note-rag.toml``
+at the project root, or the path in ``NOTE_RAG_CONFIG``). Code elsewhere receives a
+``Settings`` instance instead of reading the environment itself, so a test or a caller can
+build one with overrides and know exactly what the pipeline will do.
+
+This module lives in ``ingest`` because ``ingest`` is the foundation package that every other
+part (assistant, evals, UI) already depends on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _project_root() -> Path:
+    """The repository root when installed in editable mode, else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    if (here / "corpus").is_dir():
+        return here
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
+
+AnswerMode = Literal["extractive", "local", "openai", "ollama"]
+ANSWER_MODES: tuple[str, ...] = ("extractive", "local", "openai", "ollama")
+
+
+def offline_environment() -> None:
+    """Make every library fail fast instead of reaching for the network.
+
+    Called before importing Hugging Face, Chroma or Gradio code: the machine has no internet,
+    and a library that tries to download a model must error at once, not hang.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Settings(BaseSettings):
+    """All configuration of note-rag (env prefix ``NOTE_RAG_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOTE_RAG_",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- corpus and ingestion -------------------------------------------------------------
+    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Folder of corpus/sources.toml.")
+    index_dir: Path = Field(default=PROJECT_ROOT / ".note-rag", description="Chroma index, manifest, caches.")
+    mirror: Path | None = Field(default=None, description="Local folder holding remote sources, matched by file name.")
+    fetch_timeout: float = Field(default=20.0, description="Seconds before a remote download gives up.")
+    max_file_mb: float = Field(default=50.0, description="Files larger than this are refused.")
+    chunk_size: int = Field(default=600, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(default=0, description="Overlap in characters (0: sentence-aligned chunks).")
+
+    # --- embeddings and store ---------------------------------------------------------------
+    embeddings: str = Field(default="e5-small", description="e5-small | sentence-transformers:NAME_OR_PATH | use-multilingual")
+    chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; default: embedded.")
+    collection: str = Field(default="note_rag")
+
+    # --- retrieval and answers --------------------------------------------------------------
+    mode: AnswerMode = Field(default="extractive")
+    retriever: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int = Field(default=6, ge=1, le=30, description="Passages given to the answerer.")
+    max_question_chars: int = Field(default=1000, description="Longer questions are truncated with a notice.")
+    strict_figures: bool = Field(default=False, description="Drop answer sentences holding an unsupported figure.")
+    abstain_threshold: float | None = Field(
+        default=None, description="Override of the calibrated extractive abstention threshold."
+    )
+
+    # --- LLM backends -----------------------------------------------------------------------
+    llm_timeout: float = Field(default=60.0, description="Seconds before an LLM call falls back to extractive.")
+    llm_max_tokens: int = 400
+    model_cache_dir: Path = Field(default=Path.home() / ".cache" / "note-rag", description="Assembled local GGUF.")
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    ollama_model: str = "qwen2.5:1.5b"
+    ollama_host: str = "http://127.0.0.1:11434"
+
+    # --- UI ---------------------------------------------------------------------------------
+    auth: str | None = Field(default=None, description="user:password for basic auth in the UI.")
+    feedback_path: Path | None = Field(default=None, description="JSONL of 👍/👎 votes; default index_dir/feedback.jsonl.")
+    upload_max_mb: float = 20.0
+
+    @field_validator("mirror", "chroma_url", "openai_base_url", "abstain_threshold", "auth", "feedback_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """An empty env var (``NOTE_RAG_MIRROR=``) means "not set"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("embeddings")
+    @classmethod
+    def _known_embeddings(cls, value: str) -> str:
+        if value in ("e5-small", "use-multilingual") or value.startswith("sentence-transformers:"):
+            return value
+        raise ValueError(
+            f"unknown embeddings backend {value!r}: use e5-small, use-multilingual or sentence-transformers:NAME_OR_PATH"
+        )
+
+    @property
+    def feedback_file(self) -> Path:
+        return self.feedback_path or self.index_dir / "feedback.jsonl"
+
+    @property
+    def sources_file(self) -> Path:
+        return self.corpus_dir / "sources.toml"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("NOTE_RAG_CONFIG", PROJECT_ROOT / "note-rag.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    def with_overrides(self, **overrides: object) -> "Settings":
+        """A copy with the given fields replaced (``None`` values are ignored)."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        if not values:
+            return self
+        # Only what was explicitly set travels: the copy still knows which fields the user chose
+        # (the assistant uses the index's own embeddings unless one was asked for).
+        explicit = {name: getattr(self, name) for name in self.model_fields_set}
+        return type(self)(**{**explicit, **values})
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Fresh settings from env + TOML, with overrides (``None`` means "keep the default").
+
+    Not cached: reading a few env vars is cheap and a cache would hide changes made by tests
+    or by a long-running UI process.
+    """
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real corpus (../shared/corpus when present), real indexes, real models.
+
+Indexes are built once per session in temporary folders; the embedding cache in
+~/.cache/note-rag makes rebuilding the same texts cheap across tests and runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Tests decide every setting themselves: a developer's NOTE_RAG_* environment must not leak in.
+for _name in [n for n in os.environ if n.startswith("NOTE_RAG_")]:
+    del os.environ[_name]
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = Path(os.environ.get("NOTE_RAG_TEST_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
+BAROMETER_PDF = SHARED_CORPUS / "barometre-data-publica-2023.pdf"
+BAROMETER_MD = SHARED_CORPUS / "barometre-data-publica-2023.md"
+BAROMETER_RMD = SHARED_CORPUS / "barometre-data-publica-2023.Rmd"
+ANNOUNCEMENT = REPO / "corpus" / "note-conjoncture-2024-annonce.md"
+
+requires_corpus = pytest.mark.skipif(
+    not BAROMETER_RMD.exists(), reason=f"the shared corpus is absent ({SHARED_CORPUS}): barometer tests need it"
+)
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: offline, repo importable, no stray NOTE_RAG_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTE_RAG_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory) -> Path:
+    """The full corpus of corpus/sources.toml (announcement + barometer via the mirror)."""
+    if not BAROMETER_RMD.exists():
+        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
+    from ingest import build_index
+    from ingest.settings import get_settings
+
+    index_dir = tmp_path_factory.mktemp("corpus-index")
+    report = build_index(settings=get_settings(index_dir=index_dir, mirror=SHARED_CORPUS), progress=False)
+    assert report.ok, [d.error for d in report.failed]
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant(corpus_index):
+    from assistant import Assistant
+
+    return Assistant(index_dir=corpus_index, mode="extractive")
