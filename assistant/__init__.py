@@ -7,7 +7,7 @@
     >>> for c in ans.citations: print(c.n, c.doc_id, c.page, c.section)
 """
 
-from .models import Answer, Citation
+from .models import Answer, Citation, Restart
 from .service import Assistant
 
-__all__ = ["Assistant", "Answer", "Citation"]
+__all__ = ["Assistant", "Answer", "Citation", "Restart"]

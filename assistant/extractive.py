@@ -19,19 +19,46 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .figures import find_figures
-from .lexical import QuestionAnalysis, passage_injection, tokens
+from .lexical import PLAN, QuestionAnalysis, passage_injection, tokens
 from .retriever import ScoredChunk, SentenceRecord
 
-# Weights and threshold, measured on evals/questions-holdout.yaml (see README "Évaluation").
-W_DENSE = 0.45
-W_COVERAGE = 0.40
-W_FIGURE = 0.12
+# Weights and threshold, set on evals/questions-holdout.yaml (see README "Évaluation").
+W_DENSE = 0.30
+W_COVERAGE = 0.25
+W_TYPE = 0.20  # the sentence holds the kind of thing asked: a figure, a date, a name, a definition
+W_CONTEXT = 0.08  # the surrounding passage covers the question (pronouns: "ces partenaires…")
 W_RANK = 0.06
 YEAR_PENALTY = 0.25
-ABSTAIN_COVERAGE = 0.34  # below: the documents do not speak about what is asked
+QUESTION_PENALTY = 0.2
+FRAGMENT_PENALTY = 0.08
+TENSE_PENALTY = 0.06
+ABSTAIN_SUPPORT = 0.37  # below: the documents do not speak about what is asked
 DENSE_FLOOR, DENSE_SPAN = 0.78, 0.15  # e5 cosine similarities live in a narrow band
+SHORT_SENTENCE = 60  # a shorter quote ("Alexandre Lallet") is completed by the next sentence
 
-PERCENT_QUESTION = re.compile(r"pourcentage|proportion|part\b|taux|percentage|share|proportion|rate", re.IGNORECASE)
+PERCENT_QUESTION = re.compile(r"pourcentage|proportion|part\b|taux|percentage|share|rate", re.IGNORECASE)
+_MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
+DATE_IN_TEXT = re.compile(rf"\b(\d{{1,2}}(?:er)?\s+(?:{_MONTHS})(?:\s+\d{{4}})?|(?:{_MONTHS})\s+\d{{4}}|(?:en|depuis|durant|dès)\s+(?:19|20)\d\d|(?:19|20)\d\d)\b", re.IGNORECASE)
+NAME_IN_TEXT = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)+|\b[A-Z]{2,}\b")
+_FIGURE_TOKEN = re.compile(r"^\d[\d.,]*%?$")
+
+
+def _figure_next_to_terms(text: str, key_terms: list[str], before: int = 6, after: int = 3) -> bool:
+    """A figure with one of the question's key terms a few words before or after it."""
+    wanted = {t for t in key_terms if not t[0].isdigit()}
+    if not wanted:
+        return False
+    raw = re.findall(r"\d[\d.,]*\s?%?|[^\W\d_]+", text.replace("\u202f", " "))
+    stems = [None if _FIGURE_TOKEN.match(w.replace(" ", "")) else (tokens(w) or [""])[0] for w in raw]
+    for i, stem in enumerate(stems):
+        if stem is None:
+            window = [s for s in stems[max(0, i - before) : i] + stems[i + 1 : i + 1 + after] if s]
+            if any(_present(t, set(window)) for t in wanted):
+                return True
+    return False
+
+
+DEFINITION_IN_TEXT = re.compile(r"\(|c['’]est[- ]à[- ]dire|\bsoit\b|:|désigne|signifie|entendu|définie?s?\s+comme", re.IGNORECASE)
 
 
 @dataclass
@@ -42,12 +69,14 @@ class Evidence:
     passage: ScoredChunk
     rank: int
     dense: float
-    coverage: float
+    coverage: float  # of the question's key terms by the sentence (its section counts half)
+    passage_coverage: float  # of the key terms by the whole passage, section and title
     covered: set[str]
     has_figure: bool
     year_ok: bool
     score: float = 0.0
     reasons: dict[str, float] = field(default_factory=dict)
+    continuation: str | None = None  # next sentence, quoted too when this one is very short
 
 
 @dataclass
@@ -58,9 +87,61 @@ class Selection:
     support: float = 0.0
 
 
-def idf_weights(analysis: QuestionAnalysis, idf: dict[str, float]) -> dict[str, float]:
+def term_weights(analysis: QuestionAnalysis, idf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """IDF weights of the question's terms, and of the previous turn's (follow-ups).
+
+    A follow-up's own words ("Et les métropoles ?") must weigh as much as all the context words
+    together: the answer has to be about métropoles, not just about the previous topic.
+    """
     default = max(idf.values()) if idf else 1.0
-    return {t: idf.get(t, default) for t in analysis.key_terms}
+    weights = {t: idf.get(t, default) for t in analysis.key_terms}
+    context = {t: idf.get(t, 1.0) for t in analysis.context_terms}
+    if context:
+        scale = (sum(weights.values()) or 1.0) / sum(context.values())
+        context = {t: w * min(1.0, scale) for t, w in context.items()}
+    return weights, context
+
+
+def _present(term: str, terms: set[str]) -> bool:
+    """Exact stem, or one stem prefixing the other ("stock" / "stockag", "héberg" / "hébergé")."""
+    if term in terms:
+        return True
+    if len(term) < 4 or term[0].isdigit():
+        return False
+    return any(len(other) >= 4 and (other.startswith(term) or term.startswith(other)) for other in terms)
+
+
+def _coverage(weights: dict[str, float], context: dict[str, float], terms: set[str], around: set[str], around_weight: float) -> tuple[float, set[str]]:
+    total = sum(weights.values()) + sum(context.values())
+    if not total:
+        return 0.0, set()
+    covered = {t for t in weights if _present(t, terms)}
+    gained = sum(weights[t] for t in covered)
+    gained += around_weight * sum(w for t, w in weights.items() if t not in covered and _present(t, around))
+    in_text = {t for t in context if _present(t, terms)}
+    gained += sum(context[t] for t in in_text) + around_weight * sum(w for t, w in context.items() if t not in in_text and _present(t, around))
+    return gained / total, covered
+
+
+def _type_match(analysis: QuestionAnalysis, text: str, figures: list, percent_wanted: bool) -> float:
+    """How well the sentence holds the kind of answer asked for (0..1)."""
+    score = 0.0
+    if analysis.asks_figure and figures:
+        score = 1.0 if (not percent_wanted or any(f.is_percent for f in figures)) else 0.5
+        # "combien de départements" is best answered by "25 départements", "quelle part des
+        # métropoles" by "les métropoles … (44 %)": a figure next to what the question counts
+        if _figure_next_to_terms(text, analysis.key_terms):
+            score += 0.5
+    if analysis.asks_date:
+        match = DATE_IN_TEXT.search(text)
+        score = max(score, (1.0 if not re.fullmatch(r"(?:19|20)\d\d", match.group(0)) else 0.4) if match else 0.0)
+    if analysis.asks_who:
+        score = max(score, 1.0 if NAME_IN_TEXT.search(text) else 0.0)
+    if analysis.asks_definition:
+        acronyms = re.findall(r"\b[A-Z]{2,}\b", analysis.text)
+        expanded = any(re.search(rf"\({re.escape(a)}\b|\b{re.escape(a)}\s*\(", text) for a in acronyms)
+        score = max(score, 1.5 if expanded else (0.4 if DEFINITION_IN_TEXT.search(text) else 0.0))
+    return score
 
 
 def score_sentences(
@@ -72,42 +153,46 @@ def score_sentences(
 ) -> list[Evidence]:
     rank_of = {p.chunk.id: i for i, p in enumerate(passages)}
     passage_of = {p.chunk.id: p for p in passages}
-    weights = idf_weights(analysis, idf)
-    context_weights = {t: 0.5 * idf.get(t, 1.0) for t in analysis.context_terms}
-    total = sum(weights.values()) + sum(context_weights.values())
+    weights, context = term_weights(analysis, idf)
     percent_wanted = bool(PERCENT_QUESTION.search(analysis.text))
+    by_chunk: dict[str, list[SentenceRecord]] = {}
+    for sentence in sentences:
+        by_chunk.setdefault(sentence.chunk_id, []).append(sentence)
+    for group in by_chunk.values():
+        group.sort(key=lambda s: s.position)
+    passage_terms = {cid: set(tokens(f"{p.chunk.section} {p.chunk.title} {p.chunk.text}")) for cid, p in passage_of.items()}
     evidence: list[Evidence] = []
     for sentence in sentences:
         passage = passage_of.get(sentence.chunk_id)
         if passage is None or passage_injection(sentence.text) or len(sentence.text) < 15:
             continue
         chunk = passage.chunk
-        sentence_terms = set(tokens(sentence.text))
-        around = set(tokens(f"{chunk.section} {chunk.title}"))
-        covered = {t for t in weights if t in sentence_terms}
-        gained = sum(weights[t] for t in covered)
-        gained += 0.5 * sum(weights[t] for t in weights if t not in covered and t in around)
-        gained += sum(w for t, w in context_weights.items() if t in sentence_terms or t in around)
-        coverage = gained / total if total else 0.0
+        group = by_chunk[chunk.id]
+        preceding = next((s.text for s in group if s.position == sentence.position - 1), "")
+        # the section, the title and the previous sentence ("…recours à l'IA. Les métropoles
+        # sont les plus en pointe (44 %)") give a sentence the context its words leave implicit
+        around = set(tokens(f"{chunk.section} {chunk.title} {preceding}"))
+        coverage, covered = _coverage(weights, context, set(tokens(sentence.text)), around, 0.5)
+        passage_coverage, _ = _coverage(weights, context, passage_terms[chunk.id], set(), 0.0)
         figures = [f for f in find_figures(sentence.text) if not (1950 <= f.value <= 2100 and not f.is_percent)]
-        has_figure = bool(figures)
-        year_ok = (
-            not analysis.years
-            or chunk.year in analysis.years
-            or any(str(y) in sentence.text for y in analysis.years)
-        )
+        year_ok = not analysis.years or chunk.year in analysis.years or any(str(y) in sentence.text for y in analysis.years)
         dense = float(np.dot(query_vector, sentence.vector))
         dense_norm = min(1.0, max(0.0, (dense - DENSE_FLOOR) / DENSE_SPAN))
-        figure_bonus = 0.0
-        if analysis.asks_figure:
-            figure_bonus = 1.0 if has_figure and (not percent_wanted or any(f.is_percent for f in figures)) else (0.5 if has_figure else 0.0)
         rank = rank_of[chunk.id]
+        following = next((s.text for s in group if s.position == sentence.position + 1), None)
         reasons = {
             "dense": W_DENSE * dense_norm,
             "coverage": W_COVERAGE * coverage,
-            "figure": W_FIGURE * figure_bonus,
+            "type": W_TYPE * _type_match(analysis, f"{sentence.text} {following or ''}" if len(sentence.text) < SHORT_SENTENCE else sentence.text, figures, percent_wanted),
+            "context": W_CONTEXT * passage_coverage,
             "rank": W_RANK / (1 + rank),
             "year": 0.0 if year_ok else -YEAR_PENALTY,
+            # a question printed in a report (survey item, rhetorical) is not an answer
+            "question": -QUESTION_PENALTY if sentence.text.rstrip().endswith("?") else 0.0,
+            # "avait défini" is not answered by "a prévu de définir", nor the reverse
+            "tense": -TENSE_PENALTY if bool(PLAN.search(analysis.text)) != bool(PLAN.search(sentence.text)) and figures else 0.0,
+            # a title or a call to action ("Découvrir la note 2024") rarely answers anything
+            "fragment": -FRAGMENT_PENALTY if not re.search(r"[.!?…»)\]]\s*$", sentence.text) else 0.0,
         }
         evidence.append(
             Evidence(
@@ -116,11 +201,13 @@ def score_sentences(
                 rank=rank,
                 dense=dense,
                 coverage=coverage,
+                passage_coverage=passage_coverage,
                 covered=covered,
-                has_figure=has_figure,
+                has_figure=bool(figures),
                 year_ok=year_ok,
                 score=sum(reasons.values()),
                 reasons=reasons,
+                continuation=following if len(sentence.text) < SHORT_SENTENCE else None,
             )
         )
     return sorted(evidence, key=lambda e: -e.score)
@@ -128,22 +215,24 @@ def score_sentences(
 
 def select(analysis: QuestionAnalysis, evidence: list[Evidence], idf: dict[str, float], threshold: float | None = None, max_sentences: int = 3) -> Selection:
     """Pick the answer sentences, or decide to abstain (and say why)."""
-    threshold = ABSTAIN_COVERAGE if threshold is None else threshold
+    threshold = ABSTAIN_SUPPORT if threshold is None else threshold
     if not evidence:
         return Selection([], True, "aucun passage pertinent")
     usable = [e for e in evidence if e.year_ok] if analysis.years else evidence
     if not usable:
         return Selection([], True, f"aucun passage ne porte sur {', '.join(map(str, analysis.years))}")
     best = usable[0]
-    support = max(e.coverage for e in usable[:5])
+    # Support: the best passage's coverage of the question, blended with the best sentence's.
+    support = max(0.5 * e.passage_coverage + 0.5 * e.coverage for e in usable[:8])
     if support < threshold:
         return Selection([], True, "les passages trouvés ne traitent pas de la question", support)
-    if analysis.asks_figure and not any(e.has_figure and e.coverage >= threshold * 0.8 for e in usable[:6]):
+    if analysis.asks_figure and not any(e.has_figure and e.coverage >= threshold * 0.6 for e in usable[:8]):
         return Selection([], True, "aucun chiffre ne répond à la question dans les passages", support)
     if analysis.asks_figure and not best.has_figure:
-        best = next(e for e in usable if e.has_figure and e.coverage >= threshold * 0.8)
+        best = next(e for e in usable if e.has_figure and e.coverage >= threshold * 0.6)
 
-    weights = idf_weights(analysis, idf)
+    weights, _ = term_weights(analysis, idf)
+    total = sum(weights.values()) or 1.0
     chosen = [best]
     covered = set(best.covered)
     for candidate in usable:
@@ -151,20 +240,39 @@ def select(analysis: QuestionAnalysis, evidence: list[Evidence], idf: dict[str, 
             break
         if candidate in chosen or any(candidate.sentence.text == c.sentence.text for c in chosen):
             continue
-        new_terms = candidate.covered - covered
-        gain = sum(weights.get(t, 0.0) for t in new_terms) / (sum(weights.values()) or 1.0)
+        gain = sum(weights.get(t, 0.0) for t in candidate.covered - covered) / total
         other_doc = all(candidate.passage.chunk.doc_id != c.passage.chunk.doc_id for c in chosen)
-        close = candidate.score >= best.score - 0.06
-        # another fact the question asks for, or the same fact from another document/edition
-        if (gain >= 0.2 and candidate.score >= best.score * 0.75) or (
-            other_doc and close and candidate.coverage >= best.coverage * 0.9 and (candidate.has_figure or not analysis.asks_figure)
-        ):
+        # another fact the question asks for…
+        another_fact = gain >= 0.15 and candidate.score >= best.score * 0.75
+        # …or the same fact from another document or edition (newest shown first)
+        shared = sum(weights.get(t, 0.0) for t in candidate.covered & best.covered) / (sum(weights.get(t, 0.0) for t in best.covered) or 1.0)
+        other_edition = (
+            other_doc
+            and not analysis.years
+            and shared >= 0.6
+            and candidate.score >= best.score * 0.7
+            and (candidate.has_figure or not analysis.asks_figure)
+        )
+        if another_fact or other_edition:
             chosen.append(candidate)
             covered |= candidate.covered
-    # Most recent edition first when several documents answer.
     if len({c.passage.chunk.doc_id for c in chosen}) > 1:
         chosen.sort(key=lambda e: (-(e.passage.chunk.year or 0), -e.score))
     return Selection(chosen, False, "", support)
+
+
+def merge_parts(whole: Selection, parts: list[Selection]) -> Selection:
+    """One sentence per sub-question of a compound question, in the order they were asked."""
+    chosen: list[Evidence] = []
+    for part in parts:
+        if part.abstain or not part.evidence:
+            continue
+        best = part.evidence[0]
+        if all(best.sentence.id != c.sentence.id for c in chosen):
+            chosen.append(best)
+    if len(chosen) < 2:
+        return whole
+    return Selection(chosen, False, "", whole.support)
 
 
 _KIND_FR = {
@@ -196,7 +304,8 @@ def compose(selection: Selection, language: str, numbers: dict[str, int]) -> str
     for evidence in selection.evidence:
         chunk = evidence.passage.chunk
         n = numbers[chunk.id]
-        quote = f"« {evidence.sentence.text} » [{n}]"
+        quoted = f"{evidence.sentence.text} {evidence.continuation}" if evidence.continuation else evidence.sentence.text
+        quote = f"« {quoted} » [{n}]"
         if chunk.doc_id == previous_doc:
             lines.append(quote)
             continue

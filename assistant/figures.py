@@ -75,5 +75,13 @@ def normalise_for_match(text: str) -> str:
 
 
 def contains(haystack: str, needle: str) -> bool:
-    """Case-insensitive containment after figure normalisation."""
-    return normalise_for_match(needle).lower().strip() in normalise_for_match(haystack).lower()
+    """Case-insensitive containment after figure normalisation ("17 %" is not in "117%")."""
+    target = normalise_for_match(needle).lower().strip()
+    if not target:
+        return True
+    pattern = re.escape(target)
+    if target[0].isdigit():
+        pattern = r"(?<![\d.,])" + pattern
+    if target[-1].isdigit():
+        pattern += r"(?![\d])"
+    return re.search(pattern, normalise_for_match(haystack).lower()) is not None

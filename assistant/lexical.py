@@ -27,6 +27,13 @@ QUESTION_WORDS_FR = {
     "sujet", "propos", "exactement", "environ", "actuellement", "aujourd'hui", "lors", "quelque", "quelques",
     "pourcentage", "part", "proportion", "taux", "nombre", "chiffre", "combien", "pour", "cent", "pourcent",
     "et", "ou", "mais", "donc", "alors", "ce", "cette", "ces", "ça", "cela", "dont", "leur", "leurs",
+    "veut", "veux", "voudrais", "font", "beaucoup", "parle", "parlent", "signifie", "entend", "mentionne",
+    "mentionnent", "agit", "après", "entre", "ici", "vont", "va", "dit", "disent", "pense", "pensent", "sait",
+    "savoir", "connaître", "comment", "quoi", "côté", "chose", "choses", "type", "types", "sorte", "genre",
+    "exemple", "exemples", "principal", "principaux", "principale", "principales", "plutôt", "surtout",
+    "combientième", "tiennent", "compte", "situer", "dehors", "montre", "montrent", "ressort", "ressortir",
+    "rapporte", "raconte", "évoque", "évoquent", "présente", "présentent", "concerne", "concernent",
+    "année", "avant", "précédente", "dernier", "dernière", "regarde", "regarder", "si", "seulement", "uniquement",
 }
 QUESTION_WORDS_EN = {
     "what", "which", "who", "whom", "when", "where", "why", "how", "many", "much", "percentage", "share",
@@ -87,9 +94,9 @@ GLOSSARY_EN_FR: dict[str, str] = {
     "victims": "victimes",
     "victim": "victime",
     "hit": "victimes",
-    "suffered": "subi",
-    "experienced": "subi",
-    "ai": "ia intelligence artificielle",
+    "suffered": "subi victimes",
+    "experienced": "subi victimes",
+    "ai": "ia",
     "data": "données data",
     "projects": "projets",
     "project": "projet",
@@ -152,6 +159,54 @@ GLOSSARY_EN_FR: dict[str, str] = {
     "citizens": "citoyens",
     "french": "français",
     "people": "français",
+    "took part": "répondu échantillon",
+    "take part": "répondu échantillon",
+    "participated": "répondu échantillon",
+    "exposed": "exposée",
+    "exposure": "exposée",
+    "believe": "pensent",
+    "think": "pensent estiment",
+    "probably": "probablement",
+    "risk": "risque",
+    "prepared": "préparation",
+    "preparedness": "préparation",
+    "network": "réseaux",
+    "networks": "réseaux",
+    "technical": "techniques",
+    "deployed": "déploiement",
+    "deploy": "déployer",
+    "tools": "outils",
+    "storage": "stockage",
+    "store": "stocker stockage",
+    "mainly": "majoritairement",
+    "majority": "majoritairement",
+    "manage": "gestion",
+    "management": "gestion",
+    "driven": "par la donnée",
+    "sharing": "partage",
+    "platform": "plateforme",
+    "platforms": "plateformes",
+    "private": "privés",
+    "state": "État",
+    "services": "services",
+    "catalog": "catalogue",
+    "catalogue": "catalogue",
+    "lack": "manque",
+    "training": "formations",
+    "reversibility": "réversibilité",
+    "use": "utiliser recours",
+    "used": "recours utilisé",
+    "using": "recours",
+    "already": "déjà",
+    "expect": "prévoient",
+    "expected": "prévoient",
+    "planned": "prévu",
+    "start": "lancer",
+    "started": "lancé",
+    "within": "dans",
+    "year": "année",
+    "inclusion": "inclusion",
+    "accessibility": "accessibilité",
 }
 
 _ENGLISH_MARKERS = {
@@ -170,6 +225,21 @@ FIGURE_QUESTION = re.compile(
     re.IGNORECASE,
 )
 YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+DATE_QUESTION = re.compile(
+    r"\b(quand|quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|depuis\s+quand|quelle\s+période|"
+    r"when|what\s+date|which\s+date|what\s+year|which\s+year|what\s+period)\b",
+    re.IGNORECASE,
+)
+WHO_QUESTION = re.compile(
+    r"\b(qui|quel(?:le)?s?\s+(?:organisme|organismes|entreprise|institut|société|acteur|acteurs|partenaire|partenaires|"
+    r"structure|structures|personne|auteur|éditeur)|who|which\s+(?:organisation|organization|company|institute|firm))\b",
+    re.IGNORECASE,
+)
+DEFINITION_QUESTION = re.compile(
+    r"(qu['’]est[- ]ce\s+qu|que\s+(?:signifie|veut\s+dire|désigne|recouvre)|c['’]est\s+quoi|définition|"
+    r"entend(?:-on)?\s+par|what\s+(?:is|are|does)\b.*\b(?:mean|stand)|what\s+is\s+an?\b|definition)",
+    re.IGNORECASE,
+)
 
 _INJECTION = re.compile(
     r"(ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|règles|rules|prompt)|"
@@ -197,17 +267,55 @@ _STOP = {strip_accents(w) for w in STOPWORDS_FRENCH} | {strip_accents(w) for w i
 _QUESTION_STOP = {strip_accents(w) for w in QUESTION_WORDS_FR | QUESTION_WORDS_EN}
 
 
+# Long forms that documents and readers write either way, folded into their acronym so that
+# "l'IA" in a question matches "l'intelligence artificielle" in a passage (and vice versa).
+ACRONYMS: dict[str, str] = {
+    "intelligence artificielle": "ia",
+    "intelligences artificielles": "ia",
+    "artificial intelligence": "ia",
+    "chief data officer": "cdo",
+    "administrateur général des données": "cdo",
+    "administrateurs généraux des données": "cdo",
+    "système d'information géographique": "sig",
+    "systèmes d'information géographique": "sig",
+    "direction générale des services": "dgs",
+    "directeur général des services": "dgs",
+    "direction des systèmes d'information": "dsi",
+    "directions informatiques": "dsi",
+    "direction informatique": "dsi",
+    "assistant à maîtrise d'ouvrage": "amo",
+    "assistants à maîtrise d'ouvrage": "amo",
+    "opérateur de service public numérique": "opsn",
+    "opérateurs de service public numérique": "opsn",
+    "plateforme régionale d'information géographique": "prig",
+    "plateformes régionales d'information géographique": "prig",
+    "computer security incident response team": "csirt",
+    "règlement général sur la protection des données": "rgpd",
+    "délégué à la protection des données": "dpo",
+    "établissement public de coopération intercommunale": "epci",
+    "établissements publics de coopération intercommunale": "epci",
+}
+_ACRONYM_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(ACRONYMS, key=len, reverse=True)))
+
+
 def words(text: str) -> list[str]:
     """Lower-case words; elisions ("l'IA", "d'une") and hyphens split; numbers kept whole."""
     text = text.lower().replace("’", "'")
+    text = _ACRONYM_PATTERN.sub(lambda m: f" {ACRONYMS[m.group(0)]} ", text)
     text = re.sub(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu)'", " ", text)
     return [w.replace(",", ".") for w in _WORD.findall(text)]
+
+
+# In a survey report, these all name the population a figure counts ("24 % des répondants"
+# answers "quelle part des organisations interrogées"): one stem for all of them.
+POPULATION_STEMS = {"repond": "collect", "interrog": "collect", "organis": "collect", "structur": "collect", "sond": "collect"}
 
 
 def stem(word: str) -> str:
     if word[0].isdigit():
         return word.rstrip(".")
-    return strip_accents(_stemmer().stemWord(word))
+    stemmed = strip_accents(_stemmer().stemWord(word))
+    return POPULATION_STEMS.get(stemmed, stemmed)
 
 
 def tokens(text: str) -> list[str]:
@@ -224,7 +332,11 @@ def detect_language(text: str) -> str:
 
 
 def translate_terms(text: str) -> str:
-    """Map an English question's domain words to French through the glossary."""
+    """An English question's key terms in French: glossary words, names, acronyms and numbers.
+
+    English words outside the glossary are dropped rather than kept: they can never match the
+    French text, and would only make every English question look unanswerable.
+    """
     lowered = " " + " ".join(words(text)) + " "
     mapped: list[str] = []
     for source in sorted(GLOSSARY_EN_FR, key=len, reverse=True):
@@ -232,7 +344,10 @@ def translate_terms(text: str) -> str:
         if needle in lowered:
             mapped.append(GLOSSARY_EN_FR[source])
             lowered = lowered.replace(needle, " ")
-    mapped.extend(w for w in lowered.split() if w not in STOPWORDS_ENGLISH and w not in QUESTION_WORDS_EN)
+    remaining = set(lowered.split())
+    candidates = (re.sub(r"'s$", "", w).replace(",", ".") for w in re.findall(r"\b(?:[A-Z][\w'-]+|[A-Z]{2,}\w*|\d[\d.,]*\d|\d)\b", text))
+    names = [w for w in candidates if w.lower() in remaining and w.lower() not in STOPWORDS_ENGLISH and w.lower() not in QUESTION_WORDS_EN]
+    mapped.extend(names[1:] if names and text.strip().startswith(names[0]) else names)
     return " ".join(mapped)
 
 
@@ -244,6 +359,9 @@ class QuestionAnalysis:
     language: str
     key_terms: list[str]  # stems that the answer passage should contain
     asks_figure: bool
+    asks_date: bool
+    asks_who: bool
+    asks_definition: bool
     years: list[int]
     lexical_query: str  # the text given to BM25 (translated for English questions)
     context_terms: list[str] = field(default_factory=list)  # from the previous turn of a follow-up
@@ -259,6 +377,32 @@ def key_terms(text: str) -> list[str]:
     )
 
 
+# Plans ("prévoient de…", "dans les douze prochains mois") versus what is already done.
+PLAN = re.compile(
+    r"\b(prévoi\w*|prévu\w*|envisag\w*|comptent|intention\w*|projet\w* de|vont|va\s+\w+er|à venir|"
+    r"(?:douze|12)\s+(?:prochains\s+)?mois|sous\s+(?:un\s+an|12\s+mois)|dans\s+l['’]année|l['’]an\s+prochain|"
+    r"plan\w*|expect\w*|intend\w*|next\s+(?:year|12|twelve))\b",
+    re.IGNORECASE,
+)
+_PREVIOUS_YEAR = re.compile(
+    r"l['’]année\s+(?:d['’]avant|précédente|dernière)|l['’]an\s+dernier|l['’]édition\s+(?:d['’]avant|précédente)|"
+    r"(?:the\s+)?(?:previous|prior|last)\s+(?:year|edition)|the\s+year\s+before",
+    re.IGNORECASE,
+)
+_COMPOUND = re.compile(
+    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
+    r"à\s+quel(?:le)?s?|sur\s+quel(?:le)?s?|pour\s+quel(?:le)?s?|avec\s+quel(?:le)?s?|en\s+quelle)\b)|"
+    r"(?:,\s*|\s+)and\s+(?=(?:what|how|which|who|where|when|why)\b)|(?<=\?)\s+(?=[A-ZÀ-Þ])",
+    re.IGNORECASE,
+)
+
+
+def split_compound(question: str) -> list[str]:
+    """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question)."""
+    parts = [p.strip(" ,;") for p in _COMPOUND.split(question) if p and len(p.strip(" ,;?")) > 8]
+    return parts if len(parts) > 1 else [question]
+
+
 def analyse(question: str, previous: str | None = None) -> QuestionAnalysis:
     language = detect_language(question)
     lexical = translate_terms(question) if language == "en" else question
@@ -266,6 +410,8 @@ def analyse(question: str, previous: str | None = None) -> QuestionAnalysis:
     if previous:
         context = translate_terms(previous) if detect_language(previous) == "en" else previous
     years = [int(y) for y in YEAR.findall(question)]
+    if not years and previous and _PREVIOUS_YEAR.search(question):
+        years = [int(y) - 1 for y in YEAR.findall(previous)]
     terms = [t for t in key_terms(lexical) if not t.isdigit() or int(float(t)) not in years]
     context_terms = [t for t in key_terms(context) if t not in terms and not t.isdigit()]
     return QuestionAnalysis(
@@ -273,6 +419,9 @@ def analyse(question: str, previous: str | None = None) -> QuestionAnalysis:
         language=language,
         key_terms=terms,
         asks_figure=bool(FIGURE_QUESTION.search(question)) or bool(previous and FIGURE_QUESTION.search(previous) and len(terms) <= 3),
+        asks_date=bool(DATE_QUESTION.search(question)),
+        asks_who=bool(WHO_QUESTION.search(question)),
+        asks_definition=bool(DEFINITION_QUESTION.search(question)),
         years=years or ([int(y) for y in YEAR.findall(previous)] if previous and len(terms) <= 3 else []),
         lexical_query=f"{context} {lexical}".strip(),
         context_terms=context_terms,
@@ -288,6 +437,15 @@ _PASSAGE_INJECTION = re.compile(
     r"(?:assistant|chatbot|ia|ai|llm|modèle)\s*[,:]\s*(?:ignore|réponds|affirme|answer|say))",
     re.IGNORECASE,
 )
+
+
+def sanitize_passage(text: str) -> str:
+    """A passage without its sentences addressed to an AI system (passages are data)."""
+    from ingest.text import split_sentences
+
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not passage_injection(s)]
+    return text if len(kept) == len(sentences) else " ".join(kept)
 
 
 def looks_like_injection(text: str) -> bool:

@@ -36,7 +36,13 @@ def chat_model(settings: Settings, mode: str):
             except ImportError as error:
                 raise LLMUnavailable("mode local indisponible : pip install -e .[local]") from error
             try:
-                return local_chat_model(settings.model_cache_dir, max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout), LOCAL_MODEL_NAME
+                model = local_chat_model(
+                    settings.model_cache_dir,
+                    max_tokens=settings.llm_max_tokens,
+                    timeout=settings.llm_timeout,
+                    threads=settings.llm_threads,
+                )
+                return model, LOCAL_MODEL_NAME
             except LocalModelUnavailable as error:
                 raise LLMUnavailable(str(error)) from error
         case "openai":
@@ -97,16 +103,12 @@ def passage_header(citation: Citation) -> str:
 
 def user_prompt(question: str, passages: list[Citation], texts: list[str], language: str) -> str:
     blocks = "\n\n".join(f"{passage_header(c)}\n{t}" for c, t in zip(passages, texts))
+    # Measured on the local 1.5B model: it cites [n] only when the message ends with this
+    # explicit instruction, and answers with a bare "[1] 17 %" unless asked for a full sentence.
     if language == "en":
-        instruction = (
-            "Answer in English, in one to three sentences, only from the passages above, and cite the passage "
-            "number in square brackets after each piece of information, for example [1]."
-        )
+        instruction = "Answer with a complete sentence in English, citing the passage number in square brackets, for example [1]."
     else:
-        instruction = (
-            "Réponds en français, en une à trois phrases, uniquement d'après les passages ci-dessus, et cite le numéro "
-            "du passage entre crochets après chaque information, par exemple [1]."
-        )
+        instruction = "Réponds par une phrase complète en français, en citant le numéro du passage entre crochets, par exemple [1]."
     return f"Passages :\n\n{blocks}\n\nQuestion : {question}\n\n{instruction}"
 
 

@@ -6,6 +6,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+class Restart(str):
+    """An empty delta of ``Assistant.stream`` meaning "discard the text streamed so far".
+
+    Sent when an LLM that had started answering fails and the extractive answer follows. It is
+    a ``str`` equal to "", so a consumer that only concatenates deltas keeps working.
+    """
+
+    def __new__(cls) -> "Restart":
+        return super().__new__(cls, "")
+
+
 @dataclass
 class Citation:
     """A passage given to the answerer, numbered as the ``[n]`` markers of the answer."""

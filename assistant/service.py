@@ -15,11 +15,12 @@ from typing import Any, Iterator
 
 from ingest.embeddings import NoteRagEmbeddings
 from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_environment
+from ingest.text import split_sentences
 
-from .extractive import Selection, compose, score_sentences, select
-from .lexical import QuestionAnalysis, analyse, is_follow_up, looks_like_injection
+from .extractive import Selection, compose, merge_parts, score_sentences, select
+from .lexical import QuestionAnalysis, analyse, is_follow_up, looks_like_injection, sanitize_passage, split_compound
 from .llm import ABSTAIN_EN, ABSTAIN_FR, LLMUnavailable, chat_model, condense_messages, ground, renumber, system_and_user
-from .models import Answer, Citation
+from .models import Answer, Citation, Restart
 from .retriever import HybridRetriever, ScoredChunk
 
 History = list[dict[str, Any]] | list[str] | None
@@ -99,6 +100,27 @@ class Assistant:
         )
         return analysis, query_vector, passages
 
+    def _compound(self, parts, previous, whole: Selection, passages, sentences, filters):
+        """Answer each sub-question of "quelle part X, et quelle part Y ?" with its own sentence.
+
+        Each part is retrieved and scored on its own (later parts keep the first one as context,
+        for their pronouns); the passages found for the parts join the answer's passages.
+        """
+        merged = list(passages)
+        known = {p.chunk.id for p in merged}
+        selections = []
+        for index, part in enumerate(parts):
+            context = previous if index == 0 else parts[0]
+            analysis, vector, found = self._retrieve(part, context, filters, 4, None)
+            fresh = [p for p in found if p.chunk.id not in known]
+            if fresh:
+                merged.extend(fresh)
+                known.update(p.chunk.id for p in fresh)
+                sentences = sentences + self.retriever.sentences([p.chunk.id for p in fresh])
+            evidence = score_sentences(analysis, vector, merged, sentences, self.retriever.idf)
+            selections.append(select(analysis, evidence, self.retriever.idf, 0.0, max_sentences=1))
+        return merge_parts(whole, selections), merged
+
     def _model(self, mode: str) -> tuple[Any, str]:
         if mode not in self._models:
             self._models[mode] = chat_model(self.settings, mode)
@@ -148,8 +170,12 @@ class Assistant:
                 pass
         retrieval_started = time.perf_counter()
         analysis, query_vector, passages = self._retrieve(standalone, previous, filters, k, None)
-        evidence = score_sentences(analysis, query_vector, passages, self.retriever.sentences([p.chunk.id for p in passages]), self.retriever.idf)
+        sentences = self.retriever.sentences([p.chunk.id for p in passages])
+        evidence = score_sentences(analysis, query_vector, passages, sentences, self.retriever.idf)
         selection = select(analysis, evidence, self.retriever.idf, self.settings.abstain_threshold)
+        parts = split_compound(standalone)
+        if not selection.abstain and len(parts) > 1:
+            selection, passages = self._compound(parts, previous, selection, passages, sentences, filters)
         timings = {"retrieval": time.perf_counter() - retrieval_started}
 
         if selection.abstain:
@@ -157,11 +183,16 @@ class Assistant:
             yield self._abstention(question, analysis, mode, model_name, notices, timings, selection.reason)
             return
         if mode != "extractive":
+            streamed = False
             try:
-                yield from self._llm_answer(question, standalone, analysis, passages, selection, mode, notices, timings, started)
+                for event in self._llm_answer(question, standalone, analysis, passages, selection, mode, notices, timings, started):
+                    streamed = streamed or bool(isinstance(event, str) and event)
+                    yield event
                 return
-            except (LLMUnavailable, Exception) as error:  # noqa: BLE001 - any outage falls back
+            except Exception as error:  # noqa: BLE001 - any outage falls back
                 notices.append(f"Le mode {mode} n'a pas pu répondre ({_reason(error)}) : réponse extractive à la place.")
+                if streamed:
+                    yield Restart()
         answer = self._extractive_answer(question, analysis, selection, notices, timings, started)
         answer.mode = "extractive" if mode == "extractive" else f"extractive (repli de {mode})"
         yield answer.text
@@ -223,7 +254,7 @@ class Assistant:
         passages: dict[str, ScoredChunk] = {}
         for evidence in selection.evidence:  # dicts keep the order in which compose() quotes
             chunk_id = evidence.passage.chunk.id
-            highlights.setdefault(chunk_id, []).append(evidence.sentence.text)
+            highlights.setdefault(chunk_id, []).extend([evidence.sentence.text] + ([evidence.continuation] if evidence.continuation else []))
             passages[chunk_id] = evidence.passage
         ordered = list(passages)
         numbers = {chunk_id: i for i, chunk_id in enumerate(ordered, start=1)}
@@ -252,9 +283,10 @@ class Assistant:
         started: float,
     ) -> Iterator[str | Answer]:
         model, model_name = self._model(mode)
-        given = self._passages_for_llm(passages, selection, mode)
-        citations = [self._citation(i, p, []) for i, p in enumerate(given, start=1)]
-        messages = system_and_user(standalone, citations, [c.text for c in citations], analysis.language)
+        given = self._llm_context(passages, selection, mode)
+        citations = [self._citation(i, p, []) for i, (p, _) in enumerate(given, start=1)]
+        texts = [text for _, text in given]
+        messages = system_and_user(standalone, citations, texts, analysis.language)
         answer_started = time.perf_counter()
         parts: list[str] = []
         for chunk in model.stream(messages):
@@ -267,7 +299,7 @@ class Assistant:
             if time.perf_counter() - answer_started > self.settings.llm_timeout:
                 raise TimeoutError(f"plus de {self.settings.llm_timeout:g} s")
         timings["answer"] = time.perf_counter() - answer_started
-        grounded = ground("".join(parts), [c.text for c in citations], analysis.language, self.settings.strict_figures)
+        grounded = ground("".join(parts), texts, analysis.language, self.settings.strict_figures)
         if grounded.abstained:
             timings["total"] = time.perf_counter() - started
             yield self._abstention(question, analysis, mode, model_name, notices, timings)
@@ -294,19 +326,23 @@ class Assistant:
             language=analysis.language,
         )
 
-    def _passages_for_llm(self, passages: list[ScoredChunk], selection: Selection, mode: str) -> list[ScoredChunk]:
-        """The passages holding the selected sentences first, then the others by rank.
+    def _llm_context(self, passages: list[ScoredChunk], selection: Selection, mode: str) -> list[tuple[ScoredChunk, str]]:
+        """The passages given to the model, with the text it reads for each.
 
-        The local 1.5B model gets fewer passages: its prompt is read at ~100 tokens/s, and it
-        copies figures faithfully only from short contexts.
+        Passages holding the selected sentences come first. Sentences addressed to an AI are
+        removed (passages are data). The local 1.5B model reads its prompt at ~40 tokens/s on
+        two cores and copies figures faithfully only from short contexts: it gets just the
+        selected sentences of those passages.
         """
-        limit = 3 if mode == "local" else len(passages)
-        first = []
+        chosen: dict[str, list[str]] = {}
         for evidence in selection.evidence:
-            if evidence.passage not in first:
-                first.append(evidence.passage)
-        ordered = first + [p for p in passages if p not in first]
-        return ordered[:limit]
+            chosen.setdefault(evidence.passage.chunk.id, []).append(evidence.sentence.text)
+        first = [p for p in passages if p.chunk.id in chosen]
+        first.sort(key=lambda p: list(chosen).index(p.chunk.id))
+        if mode == "local":
+            return [(p, sanitize_passage(" ".join(s for s in split_sentences(p.chunk.text) if s in chosen[p.chunk.id]) or p.chunk.text)) for p in first]
+        ordered = first + [p for p in passages if p.chunk.id not in chosen]
+        return [(p, sanitize_passage(p.chunk.text)) for p in ordered]
 
 
 def _reason(error: BaseException) -> str:

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
 
     # --- LLM backends -----------------------------------------------------------------------
     llm_timeout: float = Field(default=60.0, description="Seconds before an LLM call falls back to extractive.")
-    llm_max_tokens: int = 400
+    llm_max_tokens: int = Field(default=200, description="Answers are one to three sentences.")
+    llm_threads: int | None = Field(default=None, description="Threads of the local model (default: all cores but one).")
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "note-rag", description="Assembled local GGUF.")
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

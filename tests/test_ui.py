@@ -1,0 +1,506 @@
+"""The web UI (ui.py): a real index, a real Gradio server, a real Chromium, real API clients.
+
+The servers run in background threads of the test process (``ui.launch(...,
+prevent_thread_lock=True)`` on a free loopback port), each over its own index built once per
+session: uploads change an index, so these tests never touch the indexes of other modules.
+Browser tests are marked ``browser`` and skip only when /usr/bin/chromium is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from .conftest import (
+    ANNOUNCEMENT,
+    BAROMETER_PDF,
+    BAROMETER_RMD,
+    PYTHON,
+    REPO,
+    SHARED_CORPUS,
+    free_port,
+    subprocess_env,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT_COPY = Path("/tmp/note-rag-ui.png")
+ANSWER_TIMEOUT_MS = 120_000
+
+# Questions whose figure is written in the corpus (announcement 2024 / barometer 2023).
+KNOWN_FIGURES = [
+    ("Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?", "17%"),
+    ("Quelle part des collectivités a déjà eu recours à l'IA en 2023 ?", "27%"),
+    ("Qu'est-ce qu'un CSIRT ?", "Computer Security Incident Response Team"),
+    ("Quelle part des collectivités de plus de 3 500 habitants a expérimenté un projet de gestion par la donnée ?", "59%"),
+    ("Combien de collectivités se seront lancées dans un projet d'intelligence artificielle dans les douze prochains mois ?", "51%"),
+    ("Quelle part des répondants pensent que leur structure n'est probablement pas exposée aux attaques cyber ?", "6%"),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures: indexes, servers, browser
+
+
+def _build(index_dir: Path, **kwargs) -> Path:
+    from ingest import build_index
+    from ingest.settings import get_settings
+
+    report = build_index(settings=get_settings(index_dir=index_dir, **kwargs.pop("settings", {})), progress=False, **kwargs)
+    assert report.ok, [d.error for d in report.failed]
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def ui_index(tmp_path_factory) -> Path:
+    """The corpus of corpus/sources.toml (announcement + barometer via the shared mirror)."""
+    if not BAROMETER_RMD.exists():
+        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
+    return _build(tmp_path_factory.mktemp("ui-corpus-index"), settings={"mirror": SHARED_CORPUS})
+
+
+@pytest.fixture(scope="session")
+def ui_pdf_index(tmp_path_factory) -> Path:
+    """The 15-page barometer PDF alone (page previews)."""
+    if not BAROMETER_PDF.exists():
+        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
+    return _build(tmp_path_factory.mktemp("ui-pdf-index"), paths=[BAROMETER_PDF])
+
+
+@pytest.fixture(scope="session")
+def ui_upload_index(tmp_path_factory) -> Path:
+    """The announcement alone: uploads are added to it."""
+    return _build(tmp_path_factory.mktemp("ui-upload-index"), paths=[ANNOUNCEMENT])
+
+
+class Server:
+    """ui.launch() in a background thread on a free loopback port."""
+
+    def __init__(self, index_dir: Path, **settings):
+        import ui
+        from assistant import Assistant
+        from ingest.settings import get_settings
+
+        self.index_dir = index_dir
+        self.settings = get_settings(index_dir=index_dir, mode="extractive", **settings)
+        self.assistant = Assistant(settings=self.settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.demo = ui.launch(self.assistant, "127.0.0.1", self.port, prevent_thread_lock=True, quiet=True)
+
+    def close(self) -> None:
+        self.demo.close()
+
+
+@pytest.fixture(scope="session")
+def server(ui_index):
+    running = Server(ui_index)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="session")
+def pdf_server(ui_pdf_index):
+    running = Server(ui_pdf_index)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="session")
+def upload_server(ui_upload_index):
+    running = Server(ui_upload_index, upload_max_mb=0.05)  # 50 Ko: the size limit is testable
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium absent ({CHROMIUM}) : installez le paquet Debian « chromium » pour les tests navigateur")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def client(url: str, **kwargs):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# browser helpers
+
+
+def open_ui(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#nr-question textarea")
+
+
+def ask(page, question: str) -> str:
+    """Type a question, send it, wait for the final answer; returns the last bot message."""
+    page.fill("#nr-question textarea", question)
+    page.click("#nr-send")
+    page.wait_for_function(
+        """q => {
+            const meta = document.querySelector('#nr-sources .nr-answer-meta');
+            return meta && meta.textContent.includes(q);
+        }""",
+        arg=" ".join(question.split()),
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    return page.locator('#nr-chat [data-testid="bot"]').last.inner_text()
+
+
+def generation(index_dir: Path) -> int:
+    from ingest.settings import get_settings
+    from ingest.store import IndexStore
+
+    return IndexStore(get_settings(index_dir=index_dir)).require_current().number
+
+
+# --------------------------------------------------------------------------------------------
+# browser tests
+
+
+@pytest.mark.browser
+def test_browser_answer_sources_screenshot_and_bad_upload(server, page, tmp_path):
+    open_ui(page, server.url)
+    assert "Assistant data, IA et cybersécurité" in page.inner_text("h1")
+
+    # An empty question: a French message, no crash, nothing added to the chat.
+    page.click("#nr-send")
+    page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('question est vide')")
+    assert page.locator('#nr-chat [data-testid="bot"]').count() == 0
+
+    question = "Quel pourcentage des collectivités a subi une cyberattaque ?"
+    answer = ask(page, question)
+    # Both editions answer this: 17% (note 2024, "victimes") or 21% (baromètre 2023, "subi").
+    assert re.search(r"\b(17|21) ?%", answer), answer
+    assert "[1]" in answer
+    assert "Mode : extractif" in answer
+    sources = page.inner_text("#nr-sources")
+    assert "cybersécurité" in sources
+    assert "[1]" in sources
+    assert page.locator("#nr-sources .nr-passage mark").count() >= 1, "the supporting sentence is highlighted"
+
+    shot = tmp_path / "note-rag-ui.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copyfile(shot, SCREENSHOT_COPY)
+    assert shot.stat().st_size > 20_000
+
+    # Follow-up and new conversation, then an example question: the note 2024 figure, 17%.
+    page.click("#nr-new")
+    page.wait_for_function("() => !document.querySelector('#nr-chat [data-testid=\"bot\"]')")
+    page.get_by_text(KNOWN_FIGURES[0][0]).first.click()
+    page.wait_for_function(
+        "() => { const m = document.querySelector('#nr-sources .nr-answer-meta'); return m && m.textContent.includes('victime'); }",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    answer = page.locator('#nr-chat [data-testid="bot"]').last.inner_text()
+    assert "17%" in answer and "[1]" in answer, answer
+
+    # A corrupt PDF: a French error in the page, and the index is left as it was.
+    before = generation(server.index_dir)
+    corrupt = tmp_path / "rapport-corrompu.pdf"
+    corrupt.write_bytes(b"%PDF-1.4 garbage")
+    page.get_by_text("Ajouter un document à l'index").click()
+    page.locator("#nr-upload input[type=file]").set_input_files(str(corrupt))
+    page.wait_for_function(
+        "() => document.querySelector('#nr-upload-status').textContent.includes(\"n'a pas été ajouté\")",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    status = page.inner_text("#nr-upload-status")
+    assert "rapport-corrompu.pdf" in status
+    assert "PDF illisible" in status or "illisible" in status.lower(), status
+    assert "L'index n'a pas été modifié" in status
+    assert generation(server.index_dir) == before
+    assert not (server.index_dir / "uploads" / corrupt.name).exists()
+
+    # The index still answers.
+    answer = ask(page, "Qu'est-ce qu'un CSIRT ?")
+    assert "Computer Security Incident Response Team" in answer and "[1]" in answer
+
+
+UPLOADED_MD = """# Compte rendu du conseil municipal de Villeneuve-sur-Data (2024)
+
+## Plan de cybersécurité
+
+La commune de Villeneuve-sur-Data a consacré 42 000 euros à son plan de cybersécurité en 2024.
+Le plan prévoit une formation de tous les agents et un exercice de crise chaque année.
+"""
+
+
+def upload(page, path: Path, expected: str) -> str:
+    page.locator("#nr-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "text => document.querySelector('#nr-upload-status').textContent.includes(text)", arg=expected, timeout=ANSWER_TIMEOUT_MS
+    )
+    return page.inner_text("#nr-upload-status")
+
+
+@pytest.mark.browser
+def test_browser_upload_adds_a_document_and_enforces_type_and_size(upload_server, page, tmp_path):
+    open_ui(page, upload_server.url)
+    page.get_by_text("Ajouter un document à l'index").click()
+
+    document = tmp_path / "villeneuve-sur-data-2024.md"
+    document.write_text(UPLOADED_MD, encoding="utf-8")
+    status = upload(page, document, "a été ajouté à l'index")
+    assert "villeneuve-sur-data-2024.md" in status
+    after_upload = generation(upload_server.index_dir)
+    assert (upload_server.index_dir / "uploads" / document.name).exists()
+    answer = ask(page, "Quel budget la commune de Villeneuve-sur-Data a-t-elle consacré à son plan de cybersécurité ?")
+    assert "42 000" in answer and "[1]" in answer, answer
+    assert "Villeneuve-sur-Data" in page.inner_text("#nr-sources")
+
+    wrong_type = tmp_path / "notes.docx"
+    wrong_type.write_bytes(b"PK\x03\x04 pas un document accepte")
+    status = upload(page, wrong_type, "refusé")
+    assert "type de fichier" in status and "L'index n'a pas été modifié" in status
+
+    too_big = tmp_path / "gros-fichier.txt"
+    too_big.write_text("Les collectivités et la donnée. " * 2500, encoding="utf-8")  # ~80 Ko > 50 Ko
+    status = upload(page, too_big, "n'a pas été ajouté")
+    assert "trop volumineux" in status, status
+    assert generation(upload_server.index_dir) == after_upload
+    assert not (upload_server.index_dir / "uploads" / too_big.name).exists()
+
+
+@pytest.mark.browser
+def test_browser_follow_up_and_abstention(server, page):
+    open_ui(page, server.url)
+    first = ask(page, "Quelle part des collectivités a déjà eu recours à l'IA en 2023 ?")
+    assert "27%" in first
+    follow_up = ask(page, "Et pour les régions ?")
+    assert "[1]" in follow_up
+    assert page.locator('#nr-chat [data-testid="bot"]').count() == 2
+
+    answer = ask(page, "Quelle est la capitale du Pérou ?")
+    assert "ne permettent pas de répondre" in answer
+    assert "Pas de réponse dans les documents" in page.inner_text("#nr-sources")
+
+
+@pytest.mark.browser
+def test_browser_document_filter_restricts_the_sources(server, page):
+    open_ui(page, server.url)
+    page.click("#nr-kind input")
+    page.get_by_role("option", name="Baromètre").click()
+    page.keyboard.press("Escape")
+    answer = ask(page, "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?")
+    assert "21%" in answer and "17%" not in answer, answer  # the 2024 note is filtered out
+    assert "Annonce" not in page.inner_text("#nr-sources")
+    page.click("#nr-new")
+
+
+@pytest.mark.browser
+def test_browser_pdf_source_shows_the_cited_page(pdf_server, page):
+    open_ui(page, pdf_server.url)
+    answer = ask(page, "Quelle part des collectivités a déjà eu recours à l'IA en 2023 ?")
+    assert "27%" in answer and "[1]" in answer
+    card = page.locator("#nr-sources .nr-card").first
+    assert "page 12" in card.inner_text()
+    image = card.locator("figure.nr-page img").first
+    image.wait_for()
+    width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width > 200, "the page image is rendered"
+    assert "passage surligné" in card.inner_text(), "the passage was located and highlighted on the page"
+    previews = list((pdf_server.index_dir / "previews").glob("*.jpg"))
+    assert previews, "previews are cached on disk under index_dir/previews"
+
+
+@pytest.mark.browser
+def test_browser_thumbs_up_appends_one_feedback_line(server, page):
+    feedback = Path(server.settings.feedback_file)
+    lines_before = feedback.read_text(encoding="utf-8").splitlines() if feedback.exists() else []
+    open_ui(page, server.url)
+    question = KNOWN_FIGURES[1][0]
+    ask(page, question)
+    page.locator('#nr-chat button[aria-label="J\'aime"], #nr-chat button[aria-label="Like"]').last.click()
+    page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('a été enregistré')")
+    lines = feedback.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(lines_before) + 1
+    record = json.loads(lines[-1])
+    assert record["vote"] == "up"
+    assert record["question"] == question
+    assert "27%" in record["answer"]
+    assert record["mode"] == "extractive"
+    assert record["citations"] and {"doc_id", "page", "section"} <= set(record["citations"][0])
+    assert record["time"]
+
+
+# --------------------------------------------------------------------------------------------
+# API (gradio_client)
+
+
+def test_api_ask_returns_text_and_citations(server):
+    api = client(server.url)
+    assert "/ask" in api.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    result = api.predict("Qu'est-ce qu'un CSIRT ?", "extractive", api_name="/ask")
+    assert "Computer Security Incident Response Team" in result["text"]
+    assert "[1]" in result["text"]
+    assert result["citations"][0]["doc_id"] == "note-conjoncture-2024-annonce"
+    assert result["citations"][0]["n"] == 1
+    assert result["mode"] == "extractive"
+    assert result["abstained"] is False
+    # mode is optional
+    assert "17%" in api.predict(KNOWN_FIGURES[0][0], api_name="/ask")["text"]
+    # errors come back as French messages
+    with pytest.raises(Exception, match="question est vide"):
+        api.predict("   ", api_name="/ask")
+
+
+def test_load_eight_simultaneous_clients(server):
+    questions = [KNOWN_FIGURES[i % len(KNOWN_FIGURES)] for i in range(8)]
+    barrier = threading.Barrier(len(questions))
+    results: dict[int, tuple[str, str, float]] = {}
+    errors: dict[int, BaseException] = {}
+
+    def run(i: int, question: str) -> None:
+        try:
+            api = client(server.url)
+            barrier.wait(timeout=60)
+            started = time.perf_counter()
+            answer = api.predict(question, "extractive", api_name="/ask")
+            results[i] = (question, answer["text"], time.perf_counter() - started)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors[i] = error
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(i, q), daemon=True) for i, (q, _) in enumerate(questions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    elapsed = time.perf_counter() - started
+    assert not errors, errors
+    assert len(results) == len(questions)
+    for i, (question, expected) in enumerate(questions):
+        assert expected in results[i][1], (question, results[i][1])
+        assert "[1]" in results[i][1]
+    assert elapsed < 240, f"8 clients took {elapsed:.0f} s"
+
+
+# --------------------------------------------------------------------------------------------
+# errors, command line, auth
+
+
+def test_no_index_gives_a_french_message(tmp_path):
+    running = Server(tmp_path / "vide")
+    try:
+        with pytest.raises(Exception, match="python -m ingest"):
+            client(running.url).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
+    finally:
+        running.close()
+
+
+def test_sources_panel_flags_unsupported_figures_and_abstention():
+    import ui
+    from assistant import Answer, Citation
+
+    citation = Citation(
+        n=1,
+        doc_id="d",
+        title="Titre",
+        kind="barometre",
+        year=2023,
+        page=None,
+        section="A > B",
+        text="Phrase une. 21% des collectivités ont subi une attaque. Phrase trois.",
+        score=1.0,
+        highlights=["21% des collectivités ont subi une attaque."],
+    )
+    answer = Answer(
+        question="q ?",
+        text="21% des collectivités, et 35% selon moi [1].",
+        citations=[citation],
+        unsupported=["35%"],
+        mode="local",
+        model="qwen",
+        timings={"total": 1.3},
+    )
+    record = answer.to_dict()
+    bubble = ui.answer_markdown(record)
+    assert "35% ⚠" in bubble and "21% ⚠" not in bubble
+    assert "LLM local" in bubble and "qwen" in bubble and "1,3 s" in bubble
+    panel = ui.sources_html(record)
+    assert "⚠" in panel and "35%" in panel
+    assert "<mark>21% des collectivités ont subi une attaque.</mark>" in panel
+    assert "A › B" in panel and "Baromètre" in panel
+    abstained = ui.sources_html(
+        Answer(question="q ?", text="Les documents ne permettent pas de répondre.", abstained=True, notice="Hors sujet.").to_dict()
+    )
+    assert "Pas de réponse dans les documents" in abstained and "Hors sujet." in abstained
+
+
+def test_command_line_serves_with_basic_auth(ui_index):
+    port = free_port()
+    env = subprocess_env(NOTE_RAG_AUTH="journaliste:secret-2024")
+    process = subprocess.Popen(
+        [PYTHON, "ui.py", "--index", str(ui_index), "--port", str(port), "--mode", "extractive"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url + "config", timeout=5) as response:
+                    config = json.loads(response.read())
+                break
+            except urllib.error.HTTPError as error:  # 401: up, and locked
+                config = None
+                assert error.code in (401, 403), error
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "ui.py did not start in 180 s"
+                time.sleep(0.5)
+        assert config is None or config.get("auth_required"), "the UI must ask for a password"
+        with pytest.raises(Exception, match="(?i)auth|login|401|unauthori"):
+            client(url).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
+        answer = client(url, auth=("journaliste", "secret-2024")).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
+        assert "[1]" in answer["text"]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
