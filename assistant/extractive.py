@@ -32,6 +32,7 @@ YEAR_PENALTY = 0.25
 QUESTION_PENALTY = 0.2
 FRAGMENT_PENALTY = 0.08
 TENSE_PENALTY = 0.06
+W_CONTINUITY = 0.06
 ABSTAIN_SUPPORT = 0.37  # below: the documents do not speak about what is asked
 DENSE_FLOOR, DENSE_SPAN = 0.78, 0.15  # e5 cosine similarities live in a narrow band
 SHORT_SENTENCE = 60  # a shorter quote ("Alexandre Lallet") is completed by the next sentence
@@ -161,6 +162,13 @@ def score_sentences(
     for group in by_chunk.values():
         group.sort(key=lambda s: s.position)
     passage_terms = {cid: set(tokens(f"{p.chunk.section} {p.chunk.title} {p.chunk.text}")) for cid, p in passage_of.items()}
+    # A follow-up ("Et les métropoles ?") usually reads on from where the previous answer was
+    # quoted: sentences next to it gain, the quoted sentences themselves are not repeated.
+    said = set(tokens(analysis.previous_answer)) if analysis.previous_answer else set()
+    anchors = {
+        s.id for s in sentences if said and (terms := set(tokens(s.text))) and len(terms & said) / len(terms) >= 0.8
+    }
+    anchor_chunks = {s.chunk_id for s in sentences if s.id in anchors}
     evidence: list[Evidence] = []
     for sentence in sentences:
         passage = passage_of.get(sentence.chunk_id)
@@ -189,6 +197,7 @@ def score_sentences(
             "year": 0.0 if year_ok else -YEAR_PENALTY,
             # a question printed in a report (survey item, rhetorical) is not an answer
             "question": -QUESTION_PENALTY if sentence.text.rstrip().endswith("?") else 0.0,
+            "follow-up": (-W_CONTINUITY if sentence.id in anchors else (W_CONTINUITY if chunk.id in anchor_chunks else 0.0)),
             # "avait défini" is not answered by "a prévu de définir", nor the reverse
             "tense": -TENSE_PENALTY if bool(PLAN.search(analysis.text)) != bool(PLAN.search(sentence.text)) and figures else 0.0,
             # a title or a call to action ("Découvrir la note 2024") rarely answers anything

@@ -47,12 +47,22 @@ def figure_values(text: str) -> set[float]:
     return {figure.value for figure in find_figures(text)}
 
 
-def unsupported_figures(answer_text: str, passages: list[str]) -> list[str]:
-    """Figures of the answer that appear in none of the passages (as written in the answer)."""
-    supported = set().union(*(figure_values(p) for p in passages)) if passages else set()
+def unsupported_figures(answer_text: str, passages: list[str], question: str = "") -> list[str]:
+    """Figures of the answer that appear in none of the passages (as written in the answer).
+
+    Years the question itself names ("en 2023 ?") may be echoed: they restate the question,
+    they do not claim anything.
+    """
+    in_passages = [f for p in passages for f in find_figures(p)]
+    any_value = {f.value for f in in_passages}
+    counts = {f.value for f in in_passages if not f.is_percent}
+    counts |= {f.value for f in find_figures(question) if 1950 <= f.value <= 2100 and not f.is_percent}
     missing: list[str] = []
     for figure in find_figures(answer_text):
-        if figure.value not in supported and figure.raw not in missing:
+        # A percentage may come from "25 et 23 %"; a count must be a count in the passage:
+        # "28 métropoles" is not supported by "28 % des métropoles".
+        supported = figure.value in any_value if figure.is_percent else figure.value in counts
+        if not supported and figure.raw not in missing:
             missing.append(figure.raw)
     return missing
 

@@ -365,6 +365,7 @@ class QuestionAnalysis:
     years: list[int]
     lexical_query: str  # the text given to BM25 (translated for English questions)
     context_terms: list[str] = field(default_factory=list)  # from the previous turn of a follow-up
+    previous_answer: str | None = None  # what the assistant said before a follow-up
 
 
 def key_terms(text: str) -> list[str]:

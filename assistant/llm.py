@@ -147,8 +147,8 @@ def declines(text: str) -> bool:
     return bool(_DECLINES.search(text))
 
 
-def ground(reply: str, passages: list[str], language: str, strict: bool = False) -> Grounded:
-    """Check a model reply against the passages it was given (numbered from 1)."""
+def ground(reply: str, passages: list[str], language: str, strict: bool = False, question: str = "") -> Grounded:
+    """Check a model reply against the passages it was given (numbered from 1, headers included)."""
     reply = reply.strip().strip('"').strip()
     abstain_text = ABSTAIN_EN if language == "en" else ABSTAIN_FR
     if not reply or (declines(reply) and len(reply) < 400):
@@ -160,13 +160,16 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False)
         return "".join(f"[{n}]" for n in dict.fromkeys(valid))
 
     reply = _MARKERS.sub(keep_valid, reply)
-    sentences = [s for s in _SENTENCE_SPLIT.split(reply) if s.strip()]
+    leading = re.match(r"^\s*((?:\[\d+\])+)\s*(\S.*)$", reply, re.DOTALL)
+    sentences = [s for s in _SENTENCE_SPLIT.split(leading.group(2) if leading else reply) if s.strip()]
+    if leading and sentences:  # "[1] 17 % des…" reads better as "17 % des… [1]."
+        sentences[0] = _append_markers(sentences[0], [int(n) for n in re.findall(r"\d+", leading.group(1))])
     repaired: list[str] = []
     for sentence in sentences:
         if not _MARKERS.search(sentence):
             best = _best_passage(sentence, passages)
             if best is not None:
-                sentence = _append_marker(sentence, best)
+                sentence = _append_markers(sentence, [best])
         repaired.append(sentence)
 
     cited: list[int] = []
@@ -174,9 +177,9 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False)
         for n in re.split(r"\s*[,;]\s*", match.group(1)):
             if int(n) not in cited:
                 cited.append(int(n))
-    unsupported = unsupported_figures(" ".join(repaired), [passages[n - 1] for n in cited])
+    unsupported = unsupported_figures(" ".join(repaired), [passages[n - 1] for n in cited], question)
     if strict and unsupported:
-        repaired = [s for s in repaired if not unsupported_figures(s, [passages[n - 1] for n in cited])]
+        repaired = [s for s in repaired if not unsupported_figures(s, [passages[n - 1] for n in cited], question)]
         unsupported = []
     text = re.sub(r"\s+(\[\d+\])", r" \1", " ".join(repaired)).strip()
     return Grounded(text, cited, unsupported, False)
@@ -192,11 +195,12 @@ def _best_passage(sentence: str, passages: list[str]) -> int | None:
     return best + 1 if best is not None and scores[best] >= 0.5 else None
 
 
-def _append_marker(sentence: str, n: int) -> str:
+def _append_markers(sentence: str, numbers: list[int]) -> str:
+    markers = "".join(f"[{n}]" for n in numbers)
     match = re.search(r"([.!?…]+)\s*$", sentence)
     if match:
-        return f"{sentence[: match.start()]} [{n}]{match.group(1)}"
-    return f"{sentence} [{n}]"
+        return f"{sentence[: match.start()]} {markers}{match.group(1)}"
+    return f"{sentence} {markers}"
 
 
 def renumber(text: str, cited: list[int]) -> str:

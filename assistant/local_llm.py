@@ -277,18 +277,18 @@ _SERVER_LOCK = threading.Lock()
 
 
 def _default_threads() -> int:
-    """All cores but one (at least one).
+    """One thread per core (up to 8): twice as fast as one thread on two idle cores.
 
-    llama.cpp threads spin while they wait for each other: with every core taken, any other
-    busy process (the embedder answering another request, a test run) slows generation down
-    by an order of magnitude (measured: 3 s per token with 2 threads on 2 busy cores, 0.3 s
-    with one thread).
+    llama.cpp threads spin while they wait for each other, so a machine whose cores are all
+    busy with something else slows generation down by an order of magnitude (measured: 3 s per
+    token with 2 threads on 2 busy cores, 0.3 s with one). Set ``NOTE_RAG_LLM_THREADS`` (the
+    ``llm_threads`` setting) lower on a shared machine.
     """
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         n = os.cpu_count() or 2
-    return max(1, min(n - 1, 8))
+    return max(1, min(n, 8))
 
 
 def start_local_server(

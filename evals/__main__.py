@@ -1,0 +1,124 @@
+"""CLI: ``python -m evals [--questions FILE] [--mode M | --modes M1,M2] [--embeddings NAME]
+[--retriever hybrid|dense|bm25] [--mirror DIR] [--out DIR] [--index DIR] [--no-compare]``.
+
+Builds (or reuses, incrementally) one index per embeddings backend under the index root, runs
+note-rag on the question file in each answer mode, compares retrievers, embeddings and the naive
+LangChain baseline, then writes report.md, report.json and PNG charts into --out.
+Exit codes: 0 the run completed (whatever the scores), 2 bad arguments, question file or index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    from .runner import BASELINE_EMBEDDINGS, DEFAULT_INDEX_ROOT, DEFAULT_OUT, EMBEDDINGS
+
+    p = argparse.ArgumentParser(
+        prog="python -m evals",
+        description="Évalue note-rag sur un jeu de questions et compare les variantes (retrievers, embeddings, modes, baseline naïve).",
+    )
+    p.add_argument("--questions", default=None, help="fichier YAML de questions (défaut : evals/questions.yaml)")
+    p.add_argument("--mode", action="append", default=[], help="mode de réponse évalué (répétable) : extractive | local | openai | ollama")
+    p.add_argument("--modes", type=_list, default=None,
+                   help="modes séparés par des virgules (défaut : extractive, plus local s'il est installé ; "
+                        "--modes extractive saute le mode local, lent)")
+    p.add_argument("--embeddings", default="e5-small", help="embeddings du système principal (défaut : e5-small)")
+    p.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), default="hybrid", help="retriever utilisé pour répondre")
+    p.add_argument("--mirror", help="dossier contenant les sources distantes (défaut : NOTE_RAG_MIRROR, sinon le cache .note-rag/sources)")
+    p.add_argument("--out", default=None, help=f"dossier des rapports (défaut : {DEFAULT_OUT.relative_to(DEFAULT_OUT.parents[1])})")
+    p.add_argument("--index", default=None,
+                   help=f"racine des index d'évaluation, un sous-dossier par embeddings (défaut : {DEFAULT_INDEX_ROOT.relative_to(DEFAULT_INDEX_ROOT.parents[2])})")
+    p.add_argument("--no-compare", action="store_true", help="ni autres embeddings ni baseline (les 3 retrievers restent comparés)")
+    p.add_argument("--no-baseline", action="store_true", help="sans la baseline LangChain naïve")
+    p.add_argument("--compare-embeddings", type=_list, default=list(EMBEDDINGS), help="backends comparés (virgules)")
+    p.add_argument("--baseline-embeddings", type=_list, default=list(BASELINE_EMBEDDINGS), help="embeddings de la baseline (virgules)")
+    p.add_argument("--slow-limit", type=int, default=None, help="nombre max. de questions pour les modes lents (local…), échantillon stratifié")
+    p.add_argument("--depth", type=int, default=10, help="passages retrouvés pour hit@k et MRR (défaut : 10)")
+    p.add_argument("--no-progress", action="store_true", help="sans barre de progression")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+
+    from ingest.settings import offline_environment
+
+    offline_environment()
+    from .harness import DEFAULT_QUESTIONS, QuestionFileError, load_questions
+    from .plots import all_plots
+    from .report import write_reports
+    from .runner import DEFAULT_INDEX_ROOT, DEFAULT_OUT, IndexUnusable, Options, default_mirror, run_evaluation
+
+    questions_file = Path(args.questions or DEFAULT_QUESTIONS)
+    try:
+        questions = load_questions(questions_file)
+    except QuestionFileError as error:
+        print(f"erreur : {error}", file=sys.stderr)
+        return 2
+    modes = list(dict.fromkeys([*(args.modes or []), *args.mode])) or None
+    out = Path(args.out).expanduser() if args.out else DEFAULT_OUT
+    options = Options(
+        questions_file=questions_file,
+        questions=questions,
+        modes=modes,
+        embeddings=args.embeddings,
+        retriever=args.retriever,
+        mirror=default_mirror(args.mirror),
+        out=out,
+        index_root=Path(args.index).expanduser() if args.index else DEFAULT_INDEX_ROOT,
+        compare=not args.no_compare,
+        compare_embeddings=args.compare_embeddings,
+        baseline=not args.no_baseline,
+        baseline_embeddings=args.baseline_embeddings,
+        slow_limit=args.slow_limit,
+        depth=max(5, args.depth),
+        progress=not args.no_progress,
+    )
+    try:
+        run = run_evaluation(options)
+    except IndexUnusable as error:
+        print(f"erreur : {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the index could not be built or opened: say it in one line
+        from ingest.sources import SourceError
+        from ingest.store import IndexError_
+
+        if isinstance(error, (SourceError, IndexError_, ValueError)):
+            print(f"erreur : {error}", file=sys.stderr)
+            return 2
+        raise
+    run.command = "python -m evals " + shlex.join(argv) if argv else "python -m evals"
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() == DEFAULT_OUT.resolve() and not (out / ".gitignore").exists():
+        (out / ".gitignore").write_text("# generated by python -m evals\n*\n", encoding="utf-8")
+    plots = all_plots(run.results, out)
+    md, js = write_reports(run, plots)
+    main_result = run.main
+    if main_result is not None:
+        m = main_result.metrics
+        print(
+            f"{main_result.name}: answer accuracy {m['answer_accuracy']:.1%}, hit@5 {m.get('hit@5') or 0:.1%}, "
+            f"citation accuracy {m['citation_accuracy'] or 0:.1%}, abstention P/R "
+            f"{m['abstention_precision'] if m['abstention_precision'] is not None else float('nan'):.2f}/"
+            f"{m['abstention_recall'] if m['abstention_recall'] is not None else float('nan'):.2f}, "
+            f"{len(main_result.failures())} failures"
+        )
+    print(f"rapport : {md} ({run.seconds:.0f} s) ; JSON : {js.name} ; graphiques : {', '.join(p.name for p in plots)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

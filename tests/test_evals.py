@@ -1,0 +1,244 @@
+"""CI guard of answer quality: the eval set must not regress.
+
+The guard runs the extractive assistant (hybrid retrieval, e5-small) on the whole
+evals/questions.yaml, against an index built from the development corpus mirror
+(../shared/corpus, skipped when absent), and compares the metrics to THRESHOLDS: the values
+measured when the thresholds were set, minus a small margin. When a change improves the
+scores, raise the thresholds (``python -m evals --modes extractive --no-compare`` prints them).
+
+The other tests check the harness itself (scoring, question files written elsewhere, the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from evals import DEFAULT_QUESTIONS, Question, QuestionFileError, evaluate, load_questions
+from evals.harness import answer_is_correct, first_relevant_rank, percentile
+from evals.runner import index_dir_for, stratified
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = (ROOT / ".." / "shared" / "corpus").resolve()
+needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"development corpus mirror absent ({MIRROR})")
+
+# Measured on evals/questions.yaml (67 questions: 57 answerable, 10 to abstain on), extractive,
+# hybrid, e5-small, assistant as of 2026-11-28 18:13: answer accuracy 0.821, hit@5 0.947,
+# citation accuracy 0.912, abstention precision 0.818 (9/11), abstention recall 0.900 (9/10),
+# unsupported-figure rate 0.000. Thresholds = measured - 0.05, rounded down. Granularity: one
+# question moves answer accuracy by 0.015, hit@5 by 0.018, abstention recall by 0.10.
+THRESHOLDS = {
+    "answer_accuracy": 0.77,
+    "hit@5": 0.89,
+    "citation_accuracy": 0.86,
+    "abstention_recall": 0.85,
+    "abstention_precision": 0.76,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# the guard
+
+
+@pytest.fixture(scope="session")
+def eval_index(tmp_path_factory):
+    """One e5-small index of the whole corpus for the session (the embedding cache makes it fast)."""
+    if not MIRROR.is_dir():
+        pytest.skip(f"development corpus mirror absent ({MIRROR})")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ingest import build_index
+    from ingest.settings import get_settings
+
+    root = tmp_path_factory.mktemp("eval-indexes")
+    settings = get_settings(index_dir=index_dir_for(root, "e5-small"), mirror=MIRROR, embeddings="e5-small")
+    report = build_index(settings=settings, progress=False)
+    assert report.ok, [(d.doc_id, d.error) for d in report.failed]
+    assert {d.doc_id for d in report.documents} >= {"note-conjoncture-2024-annonce", "barometre-data-publica-2023"}
+    return SimpleNamespace(root=root, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def guard_result(eval_index):
+    from assistant import Assistant
+
+    assistant = Assistant(settings=eval_index.settings.with_overrides(retriever="hybrid"), mode="extractive")
+    return evaluate(assistant, load_questions(DEFAULT_QUESTIONS), name="guard", mode="extractive", retrievers=("hybrid",))
+
+
+def _failures(result) -> str:
+    return "\n".join(f"  {r.id} [{r.category}] {result.diagnose(r)}" for r in result.failures())
+
+
+@needs_mirror
+@pytest.mark.parametrize("metric", sorted(THRESHOLDS))
+def test_guard_metric_does_not_regress(guard_result, metric):
+    value = guard_result.metrics[metric]
+    assert value is not None, f"{metric} is undefined"
+    assert value >= THRESHOLDS[metric], (
+        f"{metric} = {value:.3f} < threshold {THRESHOLDS[metric]:.2f}\nfailing questions:\n{_failures(guard_result)}"
+    )
+
+
+@needs_mirror
+def test_guard_no_unsupported_figures_in_extractive_mode(guard_result):
+    offenders = [(r.id, r.unsupported) for r in guard_result.results if r.unsupported]
+    assert guard_result.metrics["unsupported_rate"] == 0, offenders
+
+
+@needs_mirror
+def test_guard_runs_every_question_without_error(guard_result):
+    assert len(guard_result.results) == len(load_questions(DEFAULT_QUESTIONS))
+    assert [(r.id, r.error) for r in guard_result.results if r.error] == []
+
+
+# --------------------------------------------------------------------------------------------
+# a question file written elsewhere, through the CLI
+
+FOREIGN_QUESTIONS = """\
+- id: ext-1
+  question: "Quelle part des collectivités a déjà été victime d'une cyberattaque selon la note de conjoncture 2024 ?"
+  expect: ["17 %"]
+  source: note-conjoncture-2024-annonce
+  category: figure
+  answerable: true
+- id: ext-2
+  question: "Et les métropoles ?"
+  expect: ["44 %"]
+  source: barometre-data-publica-2023
+  category: custom-follow-up
+  answerable: true
+  history:
+    - role: user
+      content: "Quelle part des collectivités a déjà eu recours à l'IA selon le baromètre 2023 ?"
+    - role: assistant
+      content: "27 % des collectivités interrogées déclarent avoir déjà eu recours à l'intelligence artificielle."
+- id: ext-3
+  question: "Quelle est la capitale de l'Australie ?"
+  expect: []
+  source: null
+  category: out-of-corpus
+  answerable: false
+"""
+
+
+@needs_mirror
+def test_cli_runs_a_foreign_question_file(eval_index, tmp_path):
+    questions = tmp_path / "my-questions.yaml"
+    questions.write_text(FOREIGN_QUESTIONS, encoding="utf-8")
+    out = tmp_path / "out"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable, "-m", "evals",
+        "--questions", str(questions), "--out", str(out), "--modes", "extractive", "--no-compare",
+        "--index", str(eval_index.root), "--mirror", str(MIRROR), "--no-progress",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "report.md").is_file() and (out / "report.json").is_file()
+    assert len(list(out.glob("*.png"))) >= 3
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["questions"] == 3
+    main = report["systems"][0]
+    assert [q["id"] for q in main["questions"]] == ["ext-1", "ext-2", "ext-3"]
+    assert set(main["retrieval"]) == {"dense", "bm25", "hybrid"}
+    assert "custom-follow-up" in main["per_category"]
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "answer acc" in markdown and "hit@5" in markdown
+
+
+# --------------------------------------------------------------------------------------------
+# the harness on its own (no index)
+
+
+class _Canned:
+    """A fake system answering from a table: {question: (text, abstained, [(doc_id, text)], unsupported)}."""
+
+    def __init__(self, answers, passages):
+        self.answers, self.passages = answers, passages
+
+    def ask(self, question, history=None, **_):
+        text, abstained, cited, unsupported = self.answers[question]
+        citations = [SimpleNamespace(doc_id=d, text=t) for d, t in cited]
+        return SimpleNamespace(text=text, abstained=abstained, citations=citations, unsupported=unsupported, mode="extractive", notice=None)
+
+    def retrieve(self, question, history=None, k=10, kind=None):
+        return [SimpleNamespace(chunk=SimpleNamespace(doc_id=d, text=t)) for d, t in self.passages[question]][:k]
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "q.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_scoring_and_metrics_on_a_fake_system(tmp_path):
+    questions = load_questions(_write(tmp_path, """
+- {id: a, question: "A ?", expect: ["21 %"], source: doc1, category: figure, answerable: true}
+- {id: b, question: "B ?", expect: ["12 %", "X"], source: doc1, category: figure, answerable: true}
+- {id: c, question: "C ?", expect: [], source: null, category: out-of-corpus, answerable: false}
+- {id: d, question: "D ?", expect: [], source: null, category: out-of-corpus, answerable: false}
+"""))
+    system = _Canned(
+        answers={
+            "A ?": ("Selon le baromètre, 21 pour cent [1].", False, [("doc1", "21% des structures")], []),
+            "B ?": ("Rien.", True, [], []),
+            "C ?": ("Je ne sais pas.", True, [], []),
+            "D ?": ("99 % [1]", False, [("doc2", "autre")], ["99 %"]),
+        },
+        passages={
+            "A ?": [("doc2", "21 %"), ("doc1", "on lit 21% ici")],
+            "B ?": [("doc1", "X et 12%")],
+            "C ?": [("doc1", "rien")],
+            "D ?": [("doc1", "rien")],
+        },
+    )
+    result = evaluate(system, questions, mode="extractive", retrievers=("hybrid",))
+    m = result.metrics
+    assert m["answer_accuracy"] == 0.5  # a right, b abstained, c right, d should have abstained
+    assert m["citation_accuracy"] == 0.5
+    assert m["abstention_precision"] == 0.5 and m["abstention_recall"] == 0.5
+    assert m["unsupported_rate"] == 0.5  # d of the two non-abstained answers
+    assert result.retrieval["hybrid"]["hit@1"] == 0.5  # a: rank 2 (doc2 does not count), b: rank 1
+    assert result.retrieval["hybrid"]["mrr"] == pytest.approx(0.75)
+    assert {r.id for r in result.failures()} == {"b", "d"}
+    assert "should abstain" in next(r for r in result.results if r.id == "d").diagnosis()
+
+
+def test_relevance_needs_the_source_document_and_an_expected_string():
+    q = Question("x", "?", ["17 %", "CSIRT"], "note", "figure", True)
+    assert first_relevant_rank([("barometre", "17 %"), ("note", "rien"), ("note", "les CSIRT")], q) == 3
+    assert first_relevant_rank([("note", "17\u202f%")], q) == 1
+    assert answer_is_correct(q, "17 % et des CSIRT", abstained=False)
+    assert not answer_is_correct(q, "17 % seulement", abstained=False)
+    assert not answer_is_correct(q, "17 % et des CSIRT", abstained=True)
+
+
+def test_question_file_errors_are_clear(tmp_path):
+    with pytest.raises(QuestionFileError, match="question"):
+        load_questions(_write(tmp_path, "- {id: a, expect: [x], source: d, category: figure, answerable: true}\n"))
+    with pytest.raises(QuestionFileError, match="double"):
+        load_questions(_write(tmp_path, "- {id: a, question: A}\n- {id: a, question: B}\n"))
+    with pytest.raises(QuestionFileError):
+        load_questions(tmp_path / "missing.yaml")
+    # numbers and a single string are accepted as expected values; answerable defaults sensibly
+    (q,) = load_questions(_write(tmp_path, "- {id: a, question: A, expect: 191, source: d}\n"))
+    assert q.expect == ["191"] and q.answerable and q.history == []
+
+
+def test_shipped_question_files_load():
+    for name in ("questions.yaml", "questions-holdout.yaml"):
+        questions = load_questions(ROOT / "evals" / name)
+        assert questions and all(q.answerable == bool(q.source) for q in questions)
+
+
+def test_percentile_and_stratified_sample():
+    assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([], 95) is None
+    questions = load_questions(DEFAULT_QUESTIONS)
+    sample = stratified(questions, 8)
+    assert len(sample) == 8 and len({q.category for q in sample}) == 8
