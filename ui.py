@@ -41,6 +41,7 @@ import gradio as gr
 
 from assistant import Answer, Assistant, Restart
 from ingest.settings import ANSWER_MODES, get_settings
+from ingest.store import IndexProblem
 
 log = logging.getLogger("note_rag.ui")
 
@@ -297,15 +298,6 @@ def record_feedback(path: Path, answer: dict[str, Any], vote: str) -> dict[str, 
 # the app
 
 
-def _index_error_types() -> tuple[type[BaseException], ...]:
-    try:
-        from ingest.store import IndexError_
-
-        return (IndexError_,)
-    except ImportError:  # pragma: no cover
-        return ()
-
-
 def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -316,7 +308,7 @@ def _sentence(text: str) -> str:
 
 def _error_message(error: BaseException) -> str:
     """A French sentence for the user (the assistant and the index already speak French)."""
-    if isinstance(error, (ValueError, *_index_error_types())):
+    if isinstance(error, (ValueError, IndexProblem)):
         return _sentence(str(error))
     return f"Une erreur inattendue est survenue ({type(error).__name__} : {str(error)[:200]}). Réessayez, ou changez de mode de réponse."
 
@@ -386,7 +378,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                     display[-1] = {"role": "assistant", "content": streamed + " ▌"}
                     yield display, "", gr.skip(), "", conv
         except Exception as error:
-            if not isinstance(error, (ValueError, *_index_error_types())):
+            if not isinstance(error, (ValueError, IndexProblem)):
                 log.exception("échec de la réponse à %r", question)
             message = _error_message(error)
             if isinstance(error, ValueError) and not streamed:  # the question itself: give it back

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, help="filtrer par année du document")
     args = parser.parse_args(argv)
 
-    from ingest.store import IndexError_
+    from ingest.store import IndexProblem
 
     from . import Answer, Assistant
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             elif not args.json:
                 streamed += event
                 print(event, end="", flush=True)
-    except (ValueError, IndexError_) as error:
+    except (ValueError, IndexProblem) as error:
         print(f"erreur : {error}", file=sys.stderr)
         return 2
     assert answer is not None

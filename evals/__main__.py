@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as error:  # the index could not be built or opened: say it in one line
         from ingest.sources import SourceError
-        from ingest.store import IndexError_
+        from ingest.store import IndexProblem
 
-        if isinstance(error, (SourceError, IndexError_, ValueError)):
+        if isinstance(error, (SourceError, IndexProblem, ValueError)):
             print(f"erreur : {error}", file=sys.stderr)
             return 2
         raise

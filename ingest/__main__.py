@@ -21,10 +21,11 @@ def print_report(report: IngestReport, stream=sys.stdout) -> None:
         pages = "" if doc.pages is None else str(doc.pages)
         print(f"{(doc.doc_id or doc.path):<{width}}  {STATUS_FR[doc.status]:<11} {pages:>5} {doc.chunks:>6}  {detail}", file=stream)
     documents = sum(1 for d in report.documents if d.status not in ("failed", "removed"))
+    pages = f", {report.pages} pages" if report.pages else ""  # only paginated formats have pages
     print(
-        f"\n{documents} documents, {report.pages} pages, {report.chunks_total} chunks "
+        f"\n{documents} documents{pages}, {report.chunks_total} chunks "
         f"(ajoutés {report.chunks_added}, mis à jour {report.chunks_updated}, retirés {report.chunks_removed}, "
-        f"inchangés {report.chunks_unchanged}) ; {report.chunks_embedded} textes embarqués ; "
+        f"inchangés {report.chunks_unchanged}) ; {report.chunks_embedded} embeddings calculés ; "
         f"{report.seconds:.1f} s ; index {report.index} (génération {report.generation}, {report.embeddings})",
         file=stream,
     )
@@ -48,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .pipeline import build_index
     from .sources import SourceError
-    from .store import IndexError_
+    from .store import IndexProblem
 
     try:
         settings = get_settings(index_dir=args.index, mirror=args.mirror, embeddings=args.embeddings)
         report = build_index(args.paths or None, settings=settings, rebuild=args.rebuild, progress=not args.quiet)
-    except (SourceError, IndexError_, ValueError) as error:
+    except (SourceError, IndexProblem, ValueError) as error:
         print(f"erreur : {error}", file=sys.stderr)
         return 2
     print_report(report)

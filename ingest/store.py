@@ -27,19 +27,19 @@ from .models import Chunk
 from .settings import Settings, offline_environment
 
 
-class IndexError_(RuntimeError):
+class IndexProblem(RuntimeError):
     """Base class of index problems a user can fix (message in French, says what to run)."""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(IndexProblem):
     pass
 
 
-class IndexMismatch(IndexError_):
+class IndexMismatch(IndexProblem):
     pass
 
 
-class StoreUnavailable(IndexError_):
+class StoreUnavailable(IndexProblem):
     pass
 
 

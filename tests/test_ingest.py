@@ -241,7 +241,8 @@ def test_exception_in_the_embedder_leaves_the_previous_index_queryable(tmp_path)
     build_index([tmp_path / "a.md"], index_dir=index_dir, progress=False)
     before = current_chunks(index_dir)
 
-    many = "\n\n".join(f"Paragraphe {i} unique : la commune n°{i} publie {i * 7} jeux de données ouverts cette année." for i in range(60))
+    run = time.time_ns()  # new text, so the embedding cache cannot spare the embedder
+    many = "\n\n".join(f"Paragraphe {i} ({run}) : la commune n°{i} publie {i * 7} jeux de données ouverts cette année." for i in range(60))
     (tmp_path / "big.md").write_text(f"# Grand document\n\n{many}\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match="embedder crashed"):
         build_index([tmp_path / "big.md"], index_dir=index_dir, embeddings=ExplodingEmbeddings(), progress=False)
@@ -415,7 +416,7 @@ def test_offline_without_mirror_names_the_source_and_still_indexes_the_rest(tmp_
 def test_second_full_ingest_embeds_nothing(corpus_index):
     result = run_cli("--index", str(corpus_index), "--mirror", str(SHARED_CORPUS), "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "0 textes embarqués" in result.stdout and "inchangés" in result.stdout
+    assert "0 embeddings calculés" in result.stdout and "inchangés" in result.stdout
 
 
 # --------------------------------------------------------------------------------------------
