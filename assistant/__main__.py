@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         if answer.notice:
             print(f"Note : {answer.notice}")
         model = f" ({answer.model})" if answer.model else ""
-        print(f"— mode {answer.mode}{model}, {answer.timings.get('total', 0):.1f} s")
+        fallback = f" (repli : le mode {answer.fallback_from} n'a pas répondu)" if answer.fallback_from else ""
+        print(f"— mode {answer.mode}{model}{fallback}, {answer.timings.get('total', 0):.1f} s")
     return 3 if answer.abstained else 0
 
 

@@ -22,7 +22,7 @@ from .figures import find_figures
 from .lexical import PLAN, QuestionAnalysis, passage_injection, tokens
 from .retriever import ScoredChunk, SentenceRecord
 
-# Weights and threshold, set on evals/questions-holdout.yaml (see README "Évaluation").
+# Weights and threshold, set on evals/questions-holdout.yaml (see README "Evaluation").
 W_DENSE = 0.30
 W_COVERAGE = 0.25
 W_TYPE = 0.20  # the sentence holds the kind of thing asked: a figure, a date, a name, a definition

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MARKER = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+# A citation marker "[2]" or "[1, 3]" (group 1: the numbers): never a figure.
+MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # 1 200 / 1.200 / 10.000 (thousands), 3,5 / 3.5 (decimals), 21 (integers), then an optional unit.
 _NUMBER = re.compile(
     r"(?<![\w.,])(?P<value>\d{1,3}(?:[ \u00a0\u202f.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?)"
@@ -35,16 +36,12 @@ def _value(raw: str) -> float:
 
 def find_figures(text: str) -> list[Figure]:
     """Every figure of ``text``, citation markers excluded."""
-    text = _MARKER.sub(" ", text)
+    text = MARKER.sub(" ", text)
     figures: list[Figure] = []
     for match in _NUMBER.finditer(text):
         unit = (match.group("unit") or "").strip().lower()
         figures.append(Figure(raw=match.group(0).strip(), value=_value(match.group("value")), is_percent=unit.startswith(("%", "pour", "percent"))))
     return figures
-
-
-def figure_values(text: str) -> set[float]:
-    return {figure.value for figure in find_figures(text)}
 
 
 def unsupported_figures(answer_text: str, passages: list[str], question: str = "") -> list[str]:

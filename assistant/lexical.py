@@ -320,7 +320,13 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Stems of the non-stopwords of ``text``: the BM25 vocabulary."""
-    return [stem(w) for w in words(text) if strip_accents(w) not in _STOP and (len(w) > 1 or w.isdigit())]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[str, ...]:
+    # every answer re-reads the same passages' sentences: stemming them once is enough
+    return tuple(stem(w) for w in words(text) if strip_accents(w) not in _STOP and (len(w) > 1 or w.isdigit()))
 
 
 def detect_language(text: str) -> str:
@@ -460,8 +466,13 @@ def passage_injection(text: str) -> bool:
 
 
 def is_follow_up(question: str) -> bool:
-    """An elliptic question that only makes sense with the previous turn."""
+    """An elliptic question that only makes sense with the previous turn.
+
+    « Et les métropoles ? » is one; « Qu'est-ce qu'un CSIRT ? » is short but stands alone
+    (it names its subject: an acronym, a name, a year).
+    """
     lowered = question.strip().lower()
-    if re.match(r"^(et|mais|and|what about|how about|même question|idem|pareil|et si|et pour|et chez|et dans|et en|et les|et la|et le)\b", lowered):
+    if re.match(r"^(et|mais|and|what about|how about|même question|idem|pareil)\b", lowered):
         return True
-    return len(key_terms(question)) <= 2
+    names_subject = re.search(r"\b[A-Z]{2,}\b|\b(19|20)\d\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Þ][a-zà-ÿ]{2,}", question.strip())
+    return len(key_terms(question)) <= 1 and not names_subject

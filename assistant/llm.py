@@ -9,13 +9,13 @@ declines to answer becomes a clean abstention.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from ingest.settings import Settings
+from ingest.text import split_sentences
 
-from .figures import unsupported_figures
+from .figures import MARKER, unsupported_figures
 from .lexical import key_terms, tokens
 from .models import Citation
 
@@ -48,7 +48,7 @@ def chat_model(settings: Settings, mode: str):
         case "openai":
             from langchain_openai import ChatOpenAI
 
-            api_key = os.environ.get("OPENAI_API_KEY")
+            api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
             if not api_key and not settings.openai_base_url:
                 raise LLMUnavailable("mode openai : définissez OPENAI_API_KEY ou NOTE_RAG_OPENAI_BASE_URL")
             model = ChatOpenAI(
@@ -135,8 +135,6 @@ _DECLINES = re.compile(
     r"cannot answer|can't answer|no information|not (?:mentioned|specified|provided) in",
     re.IGNORECASE,
 )
-_MARKERS = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-Þ«\"(])")
 
 
 @dataclass
@@ -163,21 +161,21 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
         valid = [n for n in numbers if 1 <= n <= len(passages)]
         return "".join(f"[{n}]" for n in dict.fromkeys(valid))
 
-    reply = _MARKERS.sub(keep_valid, reply)
+    reply = MARKER.sub(keep_valid, reply)
     leading = re.match(r"^\s*((?:\[\d+\])+)\s*(\S.*)$", reply, re.DOTALL)
-    sentences = [s for s in _SENTENCE_SPLIT.split(leading.group(2) if leading else reply) if s.strip()]
+    sentences = split_sentences(leading.group(2) if leading else reply)
     if leading and sentences:  # "[1] 17 % des…" reads better as "17 % des… [1]."
         sentences[0] = _append_markers(sentences[0], [int(n) for n in re.findall(r"\d+", leading.group(1))])
     repaired: list[str] = []
     for sentence in sentences:
-        if not _MARKERS.search(sentence):
+        if not MARKER.search(sentence):
             best = _best_passage(sentence, passages)
             if best is not None:
                 sentence = _append_markers(sentence, [best])
         repaired.append(sentence)
 
     cited: list[int] = []
-    for match in _MARKERS.finditer(" ".join(repaired)):
+    for match in MARKER.finditer(" ".join(repaired)):
         for n in re.split(r"\s*[,;]\s*", match.group(1)):
             if int(n) not in cited:
                 cited.append(int(n))
@@ -210,6 +208,6 @@ def _append_markers(sentence: str, numbers: list[int]) -> str:
 def renumber(text: str, cited: list[int]) -> str:
     """Markers renumbered 1..m in order of first citation (citations list uses the same order)."""
     mapping = {old: new for new, old in enumerate(cited, start=1)}
-    return _MARKERS.sub(
+    return MARKER.sub(
         lambda m: "".join(f"[{mapping[int(x)]}]" for x in re.split(r"\s*[,;]\s*", m.group(1)) if int(x) in mapping), text
     )

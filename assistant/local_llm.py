@@ -51,6 +51,13 @@ DEFAULT_N_CTX = 4096
 _CHUNK = 8 * 1024 * 1024
 
 
+def runtime_installed() -> bool:
+    """True when the `local` extra (xllamacpp and the 22 model parts) is installed."""
+    return importlib.util.find_spec("xllamacpp") is not None and all(
+        importlib.util.find_spec(PART_MODULE.format(n=n)) is not None for n in range(1, N_PARTS + 1)
+    )
+
+
 class LocalModelUnavailable(RuntimeError):
     """The offline model cannot be used (extra not installed, bad file, server failed)."""
 
@@ -79,14 +86,12 @@ def part_paths() -> list[Path]:
             continue
         path = Path(mod.get_part_path())
         if not path.is_file():
-            missing.append(f"{name.replace('_', '-')} (no {path.name})")
+            missing.append(f"{name.replace('_', '-')} (sans {path.name})")
             continue
         paths.append(path)
     if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise LocalModelUnavailable(
-            f"Local model not installed (missing {shown}); run `{INSTALL_HINT}`."
-        )
+        shown = ", ".join(missing[:3]) + (f" et {len(missing) - 3} autres" if len(missing) > 3 else "")
+        raise LocalModelUnavailable(f"modèle local non installé (manque {shown}) : lancez « {INSTALL_HINT} »")
     return paths
 
 
@@ -104,9 +109,7 @@ def verify_gguf(path: Path, expected_sha256: str = GGUF_SHA256, progress: bool =
     """Hash ``path`` and raise :class:`GGUFChecksumError` unless it matches."""
     digest = sha256_file(path, progress=progress)
     if digest != expected_sha256:
-        raise GGUFChecksumError(
-            f"{path} has SHA-256 {digest}, expected {expected_sha256}; refusing to use it."
-        )
+        raise GGUFChecksumError(f"{path} : empreinte SHA-256 {digest} au lieu de {expected_sha256}, fichier refusé")
     return digest
 
 
@@ -130,7 +133,7 @@ def assemble_parts(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, _bar(total, f"Assembling {dest.name}", progress) as bar:
+        with os.fdopen(fd, "wb") as out, _bar(total, f"Assemblage de {dest.name}", progress) as bar:
             for part in parts:
                 with open(part, "rb") as src:
                     _copy_hashing(src, out, h, bar)
@@ -139,8 +142,8 @@ def assemble_parts(
         digest = h.hexdigest()
         if digest != expected_sha256:
             raise GGUFChecksumError(
-                f"Assembled model has SHA-256 {digest}, expected {expected_sha256}; "
-                f"refusing it (reinstall with `{INSTALL_HINT}`)."
+                f"le modèle assemblé a l'empreinte SHA-256 {digest} au lieu de {expected_sha256} : "
+                f"refusé (réinstallez avec « {INSTALL_HINT} »)"
             )
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, dest)
@@ -311,9 +314,7 @@ def start_local_server(
         try:
             import xllamacpp as xlc
         except ImportError as exc:
-            raise LocalModelUnavailable(
-                f"Local model runtime not installed (xllamacpp: {exc}); run `{INSTALL_HINT}`."
-            ) from None
+            raise LocalModelUnavailable(f"moteur du modèle local absent (xllamacpp : {exc}) : lancez « {INSTALL_HINT} »") from None
         threads = threads or _default_threads()
         api_key = secrets.token_urlsafe(16)
 
@@ -336,13 +337,13 @@ def start_local_server(
         params.cache_ram_mib = 256  # prompt cache in RAM (default 8 GiB)
         params.sampling.temp = 0.0
         params.sampling.seed = 0
-        params.verbosity = _verbosity()
+        params.verbosity = 1  # errors only: the default prints ~100 lines per model load
 
         t0 = time.perf_counter()
         try:
             server = xlc.Server(params)
         except Exception as exc:  # RuntimeError("Failed to init server ...")
-            raise LocalModelUnavailable(f"Could not start the local model server: {exc}") from exc
+            raise LocalModelUnavailable(f"le serveur du modèle local n'a pas démarré : {exc}") from exc
         address = server.listening_address
         if not address.startswith("http"):
             address = f"http://{address}"
@@ -368,11 +369,6 @@ def shutdown_local_server() -> None:
 atexit.register(shutdown_local_server)
 
 
-def _verbosity() -> int:
-    """llama.cpp log threshold: errors only (3 would print ~100 lines per model load)."""
-    return 1
-
-
 def local_chat_model(
     cache_dir: Path,
     max_tokens: int = 400,
@@ -389,16 +385,14 @@ def local_chat_model(
     Raises :class:`LocalModelUnavailable` if the ``local`` extra is not installed.
     """
     if importlib.util.find_spec("xllamacpp") is None:  # fail fast, before assembling 1 GB
-        raise LocalModelUnavailable(f"Local model runtime not installed (xllamacpp); run `{INSTALL_HINT}`.")
+        raise LocalModelUnavailable(f"moteur du modèle local absent (xllamacpp) : lancez « {INSTALL_HINT} »")
     gguf = ensure_gguf(Path(cache_dir))
     base_url, api_key = start_local_server(gguf, threads=threads)
     try:
         import httpx
         from langchain_openai import ChatOpenAI
     except ImportError as exc:
-        raise LocalModelUnavailable(
-            f"langchain-openai is required for the local model ({exc}); run `{INSTALL_HINT}`."
-        ) from None
+        raise LocalModelUnavailable(f"langchain-openai manque pour le modèle local ({exc}) : lancez « {INSTALL_HINT} »") from None
     return ChatOpenAI(
         model=LOCAL_MODEL_NAME,
         base_url=base_url,

@@ -62,7 +62,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     unsupported: list[str] = field(default_factory=list)
-    mode: str = "extractive"
+    mode: str = "extractive"  # the mode that produced the text
+    fallback_from: str | None = None  # the mode asked for, when it failed and extractive answered
     model: str | None = None
     notice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)

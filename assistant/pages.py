@@ -25,6 +25,7 @@ from pathlib import Path
 _PDFIUM_LOCK = threading.Lock()
 _MEMORY: OrderedDict[str, PagePreview] = OrderedDict()
 _MEMORY_MAX = 64
+_MEMORY_LOCK = threading.Lock()
 HIGHLIGHT_RGBA = (255, 214, 0, 110)  # translucent yellow
 OUTLINE_RGBA = (230, 140, 0, 200)
 
@@ -177,9 +178,10 @@ def page_preview(
     pdf_path = Path(pdf_path)
     highlights = [h for h in highlights if h and h.strip()]
     key = _cache_key(pdf_path, page, highlights, width, crop)
-    if key in _MEMORY:
-        _MEMORY.move_to_end(key)
-        return _MEMORY[key]
+    with _MEMORY_LOCK:  # the UI renders previews for several answers at once
+        if key in _MEMORY:
+            _MEMORY.move_to_end(key)
+            return _MEMORY[key]
     folder = Path(cache_dir) if cache_dir else None
     if folder is not None:
         for highlighted in (True, False):
@@ -211,8 +213,9 @@ def _from_bytes(data: bytes, page: int, highlighted: bool) -> PagePreview:
 
 
 def _remember(key: str, preview: PagePreview) -> PagePreview:
-    _MEMORY[key] = preview
-    _MEMORY.move_to_end(key)
-    while len(_MEMORY) > _MEMORY_MAX:
-        _MEMORY.popitem(last=False)
+    with _MEMORY_LOCK:
+        _MEMORY[key] = preview
+        _MEMORY.move_to_end(key)
+        while len(_MEMORY) > _MEMORY_MAX:
+            _MEMORY.popitem(last=False)
     return preview

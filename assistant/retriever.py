@@ -109,6 +109,7 @@ class HybridRetriever:
     def __init__(self, settings: Settings, embeddings: NoteRagEmbeddings | None = None):
         self.settings = settings
         self.store = IndexStore(settings)
+        self._explicit_embeddings = embeddings
         self._embeddings = embeddings
         self._loaded: _LoadedGeneration | None = None
         self._lock = threading.Lock()
@@ -117,12 +118,19 @@ class HybridRetriever:
 
     def _requested_embeddings(self) -> str | None:
         """The backend the user asked for explicitly (else: whatever built the index)."""
-        if self._embeddings is not None:
-            return self._embeddings.name
+        if self._explicit_embeddings is not None:
+            return self._explicit_embeddings.name
         return self.settings.embeddings if "embeddings" in self.settings.model_fields_set else None
 
-    def refresh(self) -> _LoadedGeneration:
-        """Open the newest complete generation (cheap when it did not change)."""
+    def refresh(self) -> "_LoadedGeneration":
+        """The newest complete generation (reloaded only when an ingest committed a new one).
+
+        Callers answering one question take it once and pass it along (``loaded=``), so the
+        whole answer reads one index version even if an upload commits another meanwhile.
+        """
+        return self._load_current()
+
+    def _load_current(self) -> _LoadedGeneration:
         with self._lock:
             generation = self.store.require_current(self._requested_embeddings())
             if self._loaded is not None and self._loaded.generation.number == generation.number:
@@ -139,8 +147,8 @@ class HybridRetriever:
                 "doc_id": sorted({c.doc_id for c in chunks}),
             }
             self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, bm25, idf_table(chunk_tokens), values)
-            if self._embeddings is None:
-                self._embeddings = get_embeddings(generation.embeddings_name)
+            if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
+                self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
 
     @property
@@ -149,7 +157,8 @@ class HybridRetriever:
 
     @property
     def embeddings(self) -> NoteRagEmbeddings:
-        self.refresh()
+        if self._embeddings is None:
+            self.refresh()
         assert self._embeddings is not None
         return self._embeddings
 
@@ -166,8 +175,8 @@ class HybridRetriever:
 
     # -- search --------------------------------------------------------------------------------
 
-    def dense(self, query_vector: np.ndarray, n: int, filters: dict | None) -> list[tuple[StoredChunk, float]]:
-        loaded = self.refresh()
+    def dense(self, query_vector: np.ndarray, n: int, filters: dict | None, loaded: _LoadedGeneration | None = None) -> list[tuple[StoredChunk, float]]:
+        loaded = loaded or self.refresh()
         total = len(loaded.chunks)
         if total == 0:
             return []
@@ -179,8 +188,8 @@ class HybridRetriever:
         )
         return [(loaded.by_id[i], 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in loaded.by_id]
 
-    def lexical(self, query: str, n: int, filters: dict | None) -> list[tuple[StoredChunk, float]]:
-        loaded = self.refresh()
+    def lexical(self, query: str, n: int, filters: dict | None, loaded: _LoadedGeneration | None = None) -> list[tuple[StoredChunk, float]]:
+        loaded = loaded or self.refresh()
         query_tokens = tokens(query)
         if not query_tokens or not loaded.chunks:
             return []
@@ -197,20 +206,22 @@ class HybridRetriever:
         kind: RetrieverKind | None = None,
         lexical_query: str | None = None,
         query_vector: np.ndarray | None = None,
+        loaded: _LoadedGeneration | None = None,
     ) -> list[ScoredChunk]:
         """Top-k passages for ``query`` (``lexical_query`` lets BM25 see translated terms)."""
+        loaded = loaded or self.refresh()
         k = k or self.settings.top_k
         kind = kind or self.settings.retriever
         depth = max(4 * k, 20)
         results: dict[str, ScoredChunk] = {}
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
-            for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters)):
+            for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.dense_rank, entry.dense_score = rank, score
                 entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
         if kind in ("hybrid", "bm25"):
-            for rank, (chunk, score) in enumerate(self.lexical(lexical_query or query, depth, filters)):
+            for rank, (chunk, score) in enumerate(self.lexical(lexical_query or query, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.bm25_rank, entry.bm25_score = rank, score
                 entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
@@ -224,11 +235,11 @@ class HybridRetriever:
                 break
         return unique
 
-    def sentences(self, chunk_ids: list[str]) -> list[SentenceRecord]:
+    def sentences(self, chunk_ids: list[str], loaded: _LoadedGeneration | None = None) -> list[SentenceRecord]:
         """The embedded sentences of the given chunks (captions were never embedded)."""
         if not chunk_ids:
             return []
-        loaded = self.refresh()
+        loaded = loaded or self.refresh()
         where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
         records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
         return [

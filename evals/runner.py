@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ingest.settings import ANSWER_MODES, PROJECT_ROOT, Settings, get_settings, offline_environment
+from ingest.sources import cache_dir
 
 from .harness import RETRIEVERS, EvalResult, Question, evaluate, unreachable_expectations
 
-DEFAULT_INDEX_ROOT = PROJECT_ROOT / ".note-rag" / "evals"
+DEFAULT_INDEX_ROOT = get_settings().index_dir / "evals"
 DEFAULT_OUT = PROJECT_ROOT / "evals" / "out"
 MINILM = "sentence-transformers:all-MiniLM-L6-v2"
 EMBEDDINGS = ("e5-small", MINILM, "use-multilingual")
@@ -60,7 +61,7 @@ def default_mirror(explicit: str | os.PathLike | None) -> Path | None:
     configured = get_settings().mirror
     if configured:
         return Path(configured)
-    cache = PROJECT_ROOT / ".note-rag" / "sources"
+    cache = cache_dir(get_settings())
     return cache if cache.is_dir() and any(cache.iterdir()) else None
 
 

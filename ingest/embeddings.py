@@ -25,9 +25,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .settings import offline_environment
+from .store import IndexProblem
 
 
-class EmbeddingsUnavailable(RuntimeError):
+class EmbeddingsUnavailable(IndexProblem):
     """The chosen backend cannot be loaded here (package or model missing)."""
 
 

@@ -100,7 +100,9 @@ def _kind(value: object) -> str:
 def read_text_file(path: Path) -> tuple[str, list[str]]:
     """Decode UTF-8 (with or without BOM); fall back to cp1252 with a warning, never crash."""
     raw = path.read_bytes()
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), []
+    if b"\x00" in raw[:4096]:
         raise LoaderError("fichier binaire : ce n'est pas du texte")
     try:
         return raw.decode("utf-8-sig"), []
@@ -320,11 +322,20 @@ def load_markdown(path: Path) -> LoadedDocument:
         title=title,
         kind=_kind(meta.get("kind")),
         year=_year_in(meta.get("year"), meta.get("date"), title),
-        source=str(meta.get("source_url") or path.resolve()),
-        publisher=meta.get("publisher") or meta.get("author") if isinstance(meta.get("author"), str | None) else None,
-        license=meta.get("license"),
+        source=str(_text_or_none(meta.get("source_url")) or path.resolve()),
+        publisher=_text_or_none(meta.get("publisher") or meta.get("author")),
+        license=_text_or_none(meta.get("license")),
     )
     return LoadedDocument(info=info, blocks=markdown_blocks(body, title), warnings=warnings)
+
+
+def _text_or_none(value: object) -> str | None:
+    """Front matter values as text (a YAML list of authors becomes "A, B")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def load_text(path: Path) -> LoadedDocument:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-DocumentKind = Literal["note", "temoignage", "barometre", "annonce", "document"]
 BlockRole = Literal["text", "caption"]
 
 
@@ -69,7 +68,7 @@ class Chunk:
     page: int | None
     section: str
     position: int  # order inside the document
-    content_hash: str  # fingerprint of the whole source file: tells an unchanged document apart
+    content_hash: str  # fingerprint of the file, its declared metadata and the chunking settings
     sentences: list[Sentence] = field(default_factory=list)
     file_path: str | None = None  # absolute path of the file (the citation's page preview)
     doc_pages: int | None = None  # pages of the whole document (PDF)
@@ -81,8 +80,7 @@ class Chunk:
         return f"{self.doc.doc_id}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     def embedding_text(self) -> str:
-        """What the embedder and BM25 see: the heading path gives context the text lacks."""
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        return embedding_text(self.section, self.text)
 
 
 @dataclass
@@ -128,6 +126,15 @@ class IngestReport:
     @property
     def chunks_total(self) -> int:
         return self.chunks_added + self.chunks_updated + self.chunks_unchanged
+
+
+def embedding_text(section: str, text: str) -> str:
+    """What the embedder and BM25 see: the heading path gives context the text lacks.
+
+    One definition for the chunks being indexed and the chunks read back from Chroma: the
+    BM25 index built at query time must see exactly what the embedder saw.
+    """
+    return f"{section}\n{text}" if section else text
 
 
 def file_sha256(path: Path) -> str:

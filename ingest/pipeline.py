@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -25,10 +24,10 @@ from .loaders import SUPPORTED_EXTENSIONS, LoaderError, load_document
 from .models import Chunk, DocumentInfo, DocumentResult, IngestReport, file_sha256
 from .settings import Settings, get_settings
 from .sources import SourceError, obtain, read_manifest
-from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter
+from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter, index_lock
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -84,7 +83,14 @@ def path_targets(paths: list[Path | str]) -> list[Target]:
 def fingerprint(target: Target, settings: Settings) -> str:
     declared = json.dumps(asdict(target.info), sort_keys=True, ensure_ascii=False) if target.info else ""
     key = "\x1f".join(
-        [PIPELINE_VERSION, file_sha256(target.path), declared, str(settings.chunk_size), str(settings.chunk_overlap)]
+        [
+            PIPELINE_VERSION,
+            file_sha256(target.path),
+            str(target.path.resolve()),  # a moved corpus refreshes the paths used for page previews
+            declared,
+            str(settings.chunk_size),
+            str(settings.chunk_overlap),
+        ]
     )
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -101,19 +107,32 @@ def build_index(
 ) -> IngestReport:
     """Index ``paths`` (added or updated, the rest kept) or, with no paths, the whole corpus
     of corpus/sources.toml plus uploads (documents no longer listed are removed)."""
-    started = time.perf_counter()
     settings = (settings or get_settings()).with_overrides(
         index_dir=index_dir, mirror=mirror, embeddings=embeddings if isinstance(embeddings, str) else None
     )
-    backend_name = embeddings.name if isinstance(embeddings, NoteRagEmbeddings) else settings.embeddings
-    full_sync = not paths
-    targets = corpus_targets(settings) if full_sync else path_targets(list(paths or []))
+    with index_lock(settings):  # one writer at a time (CLI, UI upload, evals)
+        return _build(paths, embeddings, rebuild, settings, progress)
 
+
+def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool) -> IngestReport:
+    started = time.perf_counter()
+    full_sync = not paths
     store = IndexStore(settings)
     store.cleanup()  # leftovers of an interrupted run
     current = store.current()
-    report = IngestReport(index=store.location, embeddings=backend_name)
+    if isinstance(embeddings, NoteRagEmbeddings):
+        backend_name = embeddings.name
+    elif current is not None and "embeddings" not in settings.model_fields_set:
+        backend_name = current.embeddings_name  # keep the index's backend unless asked otherwise
+    else:
+        backend_name = settings.embeddings
     reembed_all = rebuild or (current is not None and current.embeddings_name != backend_name)
+    if reembed_all and current is not None and not full_sync:
+        raise ValueError(
+            "reconstruire l'index (--rebuild ou autres embeddings) réindexe tout le corpus : relancez sans chemin de fichier"
+        )
+    targets = corpus_targets(settings) if full_sync else path_targets(list(paths or []))
+    report = IngestReport(index=store.location, embeddings=backend_name)
     previous = current.manifest() if current is not None else {}
 
     new_chunks: dict[str, list[Chunk]] = {}  # doc_id -> chunks to embed
@@ -124,6 +143,8 @@ def build_index(
         report.documents.append(result)
         if target.error:
             result.status, result.error = "failed", target.error
+            if target.doc_id in previous:
+                kept.append(target.doc_id)  # an unreachable source keeps its indexed version
             continue
         if target.doc_id in seen:
             result.status = "failed"
@@ -193,23 +214,15 @@ def build_index(
     if sentence_records[0]:
         ids, vectors, texts, metas = sentence_records
         add_in_batches(generation.sentences, ids, vectors, texts, metas)
-    _crash_test_pause()
+    if settings.crash_test_pause:
+        # Test hook: the SIGKILL test kills a real run at its most delicate moment (new
+        # generation written, not switched to) and checks readers still get the previous one.
+        print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
+        time.sleep(settings.crash_test_pause)
     store.commit(generation)
     report.generation = generation.number
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _crash_test_pause() -> None:
-    """Hold a run between "new generation written" and "switched to it" when asked to.
-
-    The SIGKILL test sets NOTE_RAG_CRASH_TEST_PAUSE to kill a real ingest at its most delicate
-    moment and check that the previous generation is still the one readers get.
-    """
-    pause = os.environ.get("NOTE_RAG_CRASH_TEST_PAUSE")
-    if pause:
-        print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
-        time.sleep(float(pause))
 
 
 def _embed(chunks: list[Chunk], backend: NoteRagEmbeddings, settings: Settings, progress: bool):
@@ -249,6 +262,9 @@ def _embed(chunks: list[Chunk], backend: NoteRagEmbeddings, settings: Settings, 
     return chunk_vectors, (sentence_ids, sentence_vectors, sentence_texts, sentence_metas), computed
 
 
+UPLOAD_EXTENSIONS = (".pdf", ".md", ".markdown", ".txt")  # what readers may add from the UI
+
+
 def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool = False) -> IngestReport:
     """Add a file sent from the UI to the index, keeping it with the corpus for later runs.
 
@@ -257,8 +273,8 @@ def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool
     were. Raises ``LoaderError`` with a French reason.
     """
     name = Path(filename).name
-    if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
-        raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown, texte ou HTML seulement")
+    if Path(name).suffix.lower() not in UPLOAD_EXTENSIONS:
+        raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown ou texte seulement")
     load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
     target = uploads_dir(settings) / name
     current = IndexStore(settings).current()

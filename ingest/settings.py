@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,12 +64,13 @@ class Settings(BaseSettings):
 
     # --- corpus and ingestion -------------------------------------------------------------
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Folder of corpus/sources.toml.")
-    index_dir: Path = Field(default=PROJECT_ROOT / ".note-rag", description="Chroma index, manifest, caches.")
+    index_dir: Path = Field(default=PROJECT_ROOT / ".note-rag", description="Chroma index, fetched sources, uploads, feedback.")
     mirror: Path | None = Field(default=None, description="Local folder holding remote sources, matched by file name.")
     fetch_timeout: float = Field(default=20.0, description="Seconds before a remote download gives up.")
     max_file_mb: float = Field(default=50.0, description="Files larger than this are refused.")
     chunk_size: int = Field(default=600, description="Target chunk length in characters.")
     chunk_overlap: int = Field(default=0, description="Overlap in characters (0: sentence-aligned chunks).")
+    crash_test_pause: float | None = Field(default=None, description="Tests only: seconds to wait before switching generations.")
 
     # --- embeddings and store ---------------------------------------------------------------
     embeddings: str = Field(default="e5-small", description="e5-small | sentence-transformers:NAME_OR_PATH | use-multilingual")
@@ -89,9 +90,14 @@ class Settings(BaseSettings):
     # --- LLM backends -----------------------------------------------------------------------
     llm_timeout: float = Field(default=60.0, description="Seconds before an LLM call falls back to extractive.")
     llm_max_tokens: int = Field(default=200, description="Answers are one to three sentences.")
-    llm_threads: int | None = Field(default=None, description="Threads of the local model (default: all cores but one).")
+    llm_threads: int | None = Field(default=None, description="Threads of the local model (default: one per core, up to 8).")
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "note-rag", description="Assembled local GGUF.")
     openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("openai_api_key", "NOTE_RAG_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Key of the OpenAI-compatible endpoint (also read from OPENAI_API_KEY).",
+    )
     openai_model: str = "gpt-4o-mini"
     ollama_model: str = "qwen2.5:1.5b"
     ollama_host: str = "http://127.0.0.1:11434"
@@ -101,7 +107,7 @@ class Settings(BaseSettings):
     feedback_path: Path | None = Field(default=None, description="JSONL of 👍/👎 votes; default index_dir/feedback.jsonl.")
     upload_max_mb: float = 20.0
 
-    @field_validator("mirror", "chroma_url", "openai_base_url", "abstain_threshold", "auth", "feedback_path", mode="before")
+    @field_validator("mirror", "chroma_url", "openai_base_url", "openai_api_key", "abstain_threshold", "auth", "feedback_path", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         """An empty env var (``NOTE_RAG_MIRROR=``) means "not set"."""
@@ -112,9 +118,7 @@ class Settings(BaseSettings):
     def _known_embeddings(cls, value: str) -> str:
         if value in ("e5-small", "use-multilingual") or value.startswith("sentence-transformers:"):
             return value
-        raise ValueError(
-            f"unknown embeddings backend {value!r}: use e5-small, use-multilingual or sentence-transformers:NAME_OR_PATH"
-        )
+        raise ValueError("backend d'embeddings inconnu : e5-small, use-multilingual ou sentence-transformers:NOM_OU_CHEMIN")
 
     @property
     def feedback_file(self) -> Path:
@@ -144,7 +148,7 @@ class Settings(BaseSettings):
         # Only what was explicitly set travels: the copy still knows which fields the user chose
         # (the assistant uses the index's own embeddings unless one was asked for).
         explicit = {name: getattr(self, name) for name in self.model_fields_set}
-        return type(self)(**{**explicit, **values})
+        return _build(**{**explicit, **values})
 
 
 def get_settings(**overrides: object) -> Settings:
@@ -153,4 +157,15 @@ def get_settings(**overrides: object) -> Settings:
     Not cached: reading a few env vars is cheap and a cache would hide changes made by tests
     or by a long-running UI process.
     """
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return _build(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _build(**values: object) -> Settings:
+    """Settings, or a one-line French ``ValueError`` naming the bad setting and its source."""
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r} ({e['msg']})" for e in error.errors()
+        )
+        raise ValueError(f"réglage invalide (NOTE_RAG_*, note-rag.toml ou option) : {problems}") from None

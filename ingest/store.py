@@ -15,15 +15,17 @@ another backend is refused instead of silently returning nonsense.
 from __future__ import annotations
 
 import re
+import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
 
-from .models import Chunk
+from .models import Chunk, embedding_text
 from .settings import Settings, offline_environment
 
 
@@ -82,7 +84,7 @@ class StoredChunk:
         )
 
     def embedding_text(self) -> str:
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        return embedding_text(self.section, self.text)
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -119,10 +121,15 @@ def make_client(settings: Settings):
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
+        host, port = url.hostname or "127.0.0.1", url.port or (443 if url.scheme == "https" else 8000)
+        try:  # chromadb's HTTP client waits forever on an unreachable host: check it answers first
+            socket.create_connection((host, port), timeout=settings.fetch_timeout).close()
+        except OSError as error:
+            raise StoreUnavailable(f"serveur Chroma injoignable à {settings.chroma_url} : {error.strerror or error}") from error
         try:
             client = chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (443 if url.scheme == "https" else 8000),
+                host=host,
+                port=port,
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
@@ -246,24 +253,44 @@ class IndexStore:
         return Generation(self.client, self.base, number, chunks, sentences)
 
     def commit(self, generation: Generation) -> None:
-        """Flag ``generation`` complete (the atomic switch), then retire older ones."""
+        """Flag ``generation`` complete (the atomic switch), then retire older ones.
+
+        The generation it replaces is kept until the next run: a request that started on it
+        (a UI answer during an upload) finishes on it instead of failing.
+        """
+        replaced = self.current()
         metadata = {**generation.metadata, "complete": True, "committed": time.time()}
         generation.sentences.modify(metadata=metadata)
         generation.chunks.modify(metadata=metadata)
-        self.cleanup(keep=generation.number)
+        self.cleanup(keep={generation.number, replaced.number if replaced else generation.number})
 
-    def cleanup(self, keep: int | None = None) -> None:
-        """Drop every generation but ``keep`` (default: the current one); incomplete ones too."""
+    def cleanup(self, keep: set[int] | None = None) -> None:
+        """Drop every generation not in ``keep`` (default: the current one), incomplete ones too."""
         if keep is None:
             current = self.current()
-            keep = current.number if current else -1
+            keep = {current.number} if current else set()
         for number, name in self._generations():
-            if number != keep:
+            if number not in keep:
                 for collection_name in (name, f"{name}_s"):
                     try:
                         self.client.delete_collection(collection_name)
-                    except Exception:
+                    except Exception:  # already gone (another reader's view)
                         pass
+
+
+@contextmanager
+def index_lock(settings: Settings) -> Iterator[None]:
+    """Exclusive lock of the index for writers on this machine (blocks until free)."""
+    import fcntl
+
+    path = Path(settings.index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / ".ingest.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def add_in_batches(collection, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict], batch: int = 500) -> None:

@@ -66,10 +66,10 @@ def split_sentences(text: str) -> list[str]:
         for match in _SENTENCE_END.finditer(paragraph):
             end = match.end(1)
             before = paragraph[start:match.start(1)]
-            last_word = re.split(r"[\s(«\"']", before)[-1].lower() if before else ""
-            if match.group(1) == "." and last_word in _ABBREVIATIONS:
+            last_word = re.split(r"[\s(«\"']", before)[-1] if before else ""
+            if match.group(1) == "." and last_word.lower() in _ABBREVIATIONS:
                 continue
-            if match.group(1) == "." and re.fullmatch(r"[A-ZÀ-Þ]", last_word.upper()) and len(last_word) == 1:
+            if match.group(1) == "." and re.fullmatch(r"[A-ZÀ-Þ]", last_word):
                 continue  # an initial: "J. Dupont"
             piece = paragraph[start:end].strip()
             if piece:

@@ -21,6 +21,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # Tests decide every setting themselves: a developer's NOTE_RAG_* environment must not leak in.
 for _name in [n for n in os.environ if n.startswith("NOTE_RAG_")]:
     del os.environ[_name]
+os.environ["NOTE_RAG_CONFIG"] = os.devnull  # nor a developer's note-rag.toml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = Path(os.environ.get("NOTE_RAG_TEST_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
@@ -46,6 +47,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for CLI subprocesses: offline, repo importable, no stray NOTE_RAG_*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTE_RAG_")}
     env["PYTHONPATH"] = str(REPO)
+    env["NOTE_RAG_CONFIG"] = os.devnull
     env.update(extra)
     return env
 

@@ -197,13 +197,15 @@ def test_unchanged_corpus_embeds_nothing_and_changed_file_replaces_its_chunks(tm
     assert third.chunks_updated == 1 and third.chunks_removed == 1
     texts = " ".join(c.text for c in current_chunks(index_dir))
     assert "lac de données partagé" in texts and "catalogue commun" not in texts
-    assert len(IndexStore(settings)._generations()) == 1, "older generations are retired"
+    numbers = [n for n, _ in IndexStore(settings)._generations()]
+    assert numbers == [1, 2], "the replaced generation is kept for readers still on it"
 
     # a source gone from the manifest loses its chunks
     write_corpus(corpus, [("doc-a", DOC_A)])
     (corpus / "doc-b.md").unlink()
     fourth = build_index(settings=settings, progress=False)
     assert fourth.chunks_removed == 1
+    assert [n for n, _ in IndexStore(settings)._generations()] == [2, 3], "older generations are retired"
     assert {c.doc_id for c in current_chunks(index_dir)} == {"doc-a"}
 
     rebuilt = build_index(settings=settings, rebuild=True, progress=False)
@@ -495,3 +497,30 @@ def test_server_mode_ingests_and_answers_through_a_real_chroma_server(tmp_path, 
 
     answer = Assistant(settings=settings).ask("Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?")
     assert "17" in answer.text and answer.citations[0].doc_id == "note-conjoncture-2024-annonce"
+
+
+@requires_corpus
+def test_an_unreachable_remote_source_keeps_its_indexed_version(tmp_path):
+    index_dir = tmp_path / "index"
+    assert build_index(index_dir=index_dir, mirror=SHARED_CORPUS, progress=False).ok
+    shutil.rmtree(index_dir / "sources")  # offline now, and the download cache is gone
+    uploads = index_dir / "uploads"
+    uploads.mkdir()
+    (uploads / "note-locale.md").write_text(DOC_A, encoding="utf-8")  # something else changes
+    report = build_index(index_dir=index_dir, progress=False)
+    assert [d.doc_id for d in report.failed] == ["barometre-data-publica-2023"]
+    assert {c.doc_id for c in current_chunks(index_dir)} == {
+        "note-conjoncture-2024-annonce",
+        "barometre-data-publica-2023",
+        "note-locale",
+    }
+
+
+def test_rebuild_of_a_few_paths_is_refused_rather_than_dropping_the_rest(tmp_path):
+    index_dir = tmp_path / "index"
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    (tmp_path / "b.md").write_text(DOC_B, encoding="utf-8")
+    build_index([tmp_path / "a.md", tmp_path / "b.md"], index_dir=index_dir, progress=False)
+    result = run_cli(str(tmp_path / "a.md"), "--index", str(index_dir), "--rebuild")
+    assert result.returncode == 2 and "relancez sans chemin" in result.stderr
+    assert {c.doc_id for c in current_chunks(index_dir)} == {"a", "b"}

@@ -89,7 +89,7 @@ def test_injected_passage_never_reaches_the_model(tmp_path):
 @pytest.mark.parametrize("mode", ["openai", "ollama"])
 def test_endpoint_down_falls_back_to_extractive_with_a_notice(announcement_index, mode):
     answer = make_assistant(announcement_index, mode).ask(CYBER)  # nothing listens on that port
-    assert answer.mode == f"extractive (repli de {mode})"
+    assert answer.mode == "extractive" and answer.fallback_from == mode
     assert answer.notice and "réponse extractive" in answer.notice
     assert contains(answer.text, "17 %") and answer.citations
 

@@ -74,7 +74,7 @@ def test_assembly_with_wrong_checksum_is_refused(tmp_path):
         p.write_bytes(data)
         parts.append(p)
     dest = tmp_path / "out" / "model.gguf"
-    with pytest.raises(GGUFChecksumError, match="refusing"):
+    with pytest.raises(GGUFChecksumError, match="refusé"):
         local_llm.assemble_parts(parts, dest, "0" * 64, progress=False)
     assert list(dest.parent.iterdir()) == []  # no file, no temp left behind
 
