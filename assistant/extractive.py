@@ -254,13 +254,15 @@ def select(analysis: QuestionAnalysis, evidence: list[Evidence], idf: dict[str, 
         # another fact the question asks for…
         another_fact = gain >= 0.15 and candidate.score >= best.score * 0.75
         # …or the same fact from another document or edition (newest shown first)
-        shared = sum(weights.get(t, 0.0) for t in candidate.covered & best.covered) / (sum(weights.get(t, 0.0) for t in best.covered) or 1.0)
+        shared = len(candidate.covered & best.covered) / (len(best.covered) or 1)
         other_edition = (
             other_doc
             and not analysis.years
             and shared >= 0.6
             and candidate.score >= best.score * 0.7
             and (candidate.has_figure or not analysis.asks_figure)
+            # the same measure, not a plan beside a result ("51 % vont lancer" vs "27 % ont eu recours")
+            and bool(PLAN.search(candidate.sentence.text)) == bool(PLAN.search(best.sentence.text))
         )
         if another_fact or other_edition:
             chosen.append(candidate)
