@@ -241,13 +241,18 @@ DEFINITION_QUESTION = re.compile(
     re.IGNORECASE,
 )
 
+# Words addressed to an AI system, wherever they appear (a question or a document).
+_AT_THE_AI = (
+    r"ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|prompt)|"
+    r"oublie[rsz]?\s+(?:tes|les|vos|toutes?\s+les)\s+(?:instructions?|consignes?)|disregard\s+(?:all|any|the|previous|prior)|"
+    r"forget\s+(?:all|your|previous)\s+instructions|system\s+prompt|prompt\s+système|tu\s+es\s+(?:maintenant|désormais)|"
+    r"you\s+are\s+now"
+)
+# A question may also carry broader orders ("affirme que…", "ignore les règles").
 _INJECTION = re.compile(
-    r"(ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|règles|rules|prompt)|"
-    r"oublie[rsz]?\s+(?:tes|les|vos|toutes?\s+les)\s+(?:instructions?|consignes?|règles)|"
-    r"disregard\s+(?:all|any|the|previous|prior)|forget\s+(?:all|your|previous)\s+instructions|"
-    r"(?:affirme|réponds?|dis|écris|déclare)\s+(?:simplement\s+)?(?:que|qu')\s|"
-    r"(?:answer|say|state|claim)\s+that\s|tu\s+es\s+(?:maintenant|désormais)|you\s+are\s+now|"
-    r"system\s+prompt|prompt\s+système|nouvelles?\s+instructions?|new\s+instructions?|jailbreak|mode\s+développeur)",
+    rf"({_AT_THE_AI}|ignore[rsz]?\s+(?:\w+\s+){{0,2}}(?:règles|rules)|oublie[rsz]?\s+(?:tes|les|vos)\s+règles|"
+    r"(?:affirme|réponds?|dis|écris|déclare)\s+(?:simplement\s+)?(?:que|qu')\s|(?:answer|say|state|claim)\s+that\s|"
+    r"nouvelles?\s+(?:instructions?|consignes?)(?:\s+\w+)?\s*:|consignes?\s+système|new\s+instructions?\s*:|jailbreak|mode\s+développeur)",
     re.IGNORECASE,
 )
 
@@ -437,10 +442,7 @@ def analyse(question: str, previous: str | None = None) -> QuestionAnalysis:
 
 # Inside documents, only sentences addressed to an AI system count ("il déclare que…" is prose).
 _PASSAGE_INJECTION = re.compile(
-    r"(ignore[rsz]?\s+(?:tes|les|vos|toutes?\s+les|all|any|the|your|previous|prior)?\s*(?:\w+\s+)?(?:instructions?|consignes?|prompt)|"
-    r"oublie[rsz]?\s+(?:tes|les|vos|toutes?\s+les)\s+(?:instructions?|consignes?)|disregard\s+(?:all|any|the|previous|prior)|"
-    r"forget\s+(?:all|your|previous)\s+instructions|system\s+prompt|prompt\s+système|tu\s+es\s+(?:maintenant|désormais)|"
-    r"you\s+are\s+now|(?:^|[.!?:]\s*)(?:réponds|répondez|affirme|affirmez|answer|say|reply)\s+(?:que|qu'|that)\b|"
+    rf"({_AT_THE_AI}|(?:^|[.!?:]\s*)(?:réponds|répondez|affirme|affirmez|answer|say|reply)\s+(?:que|qu'|that)\b|"
     r"(?:assistant|chatbot|ia|ai|llm|modèle)\s*[,:]\s*(?:ignore|réponds|affirme|answer|say))",
     re.IGNORECASE,
 )

@@ -45,6 +45,10 @@ def accuracy_by_category(results: Sequence[EvalResult], path: Path) -> Path | No
     ax.set_title("Answer accuracy by category")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.grid(axis="y", alpha=0.3)
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -66,10 +70,7 @@ def latency(results: Sequence[EvalResult], path: Path) -> Path | None:
     ax.set_xlabel("seconds per question (log scale)")
     ax.set_title("Latency distribution of ask()")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def hit_at_k(results: Sequence[EvalResult], path: Path) -> Path | None:
@@ -102,10 +103,7 @@ def hit_at_k(results: Sequence[EvalResult], path: Path) -> Path | None:
     ax.set_title("Retrieval hit@k per retriever and embeddings")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def systems_comparison(results: Sequence[EvalResult], path: Path) -> Path | None:
@@ -127,10 +125,7 @@ def systems_comparison(results: Sequence[EvalResult], path: Path) -> Path | None
     ax.set_title("What each design choice gains (same questions, same metrics)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def all_plots(results: Sequence[EvalResult], out: Path) -> list[Path]:
