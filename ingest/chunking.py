@@ -1,10 +1,12 @@
-"""Blocks -> chunks that never cut a sentence, never cross a page, and know their section.
+"""Units -> chunks that never cut a unit, never cross a page, and know their section.
 
-Sentences come from ``ingest.text.split_sentences`` and are laid out one per line before
-LangChain's ``RecursiveCharacterTextSplitter`` packs them: its separators then fall on
-paragraph breaks first, sentence breaks second, and only a sentence longer than a chunk is
-ever cut (at "; " or ", "). The same lines become the chunk's ``sentences``, embedded for the
-extractive answerer, so a quoted sentence always lies inside the chunk it cites.
+A chunk is what retrieval returns and what a citation shows; a unit (``ingest.structure``)
+is what an answer quotes. Units are packed greedily into chunks of at most ``chunk_size``
+characters, in reading order, within one (page, section); a label ("Lexique : Schéma de
+données") always opens the chunk of the body it introduces. Only a single unit longer than a
+chunk is ever cut, by LangChain's ``RecursiveCharacterTextSplitter`` at "; ", " : " or ", ".
+The chunk's text is its units joined by spaces, so a quoted unit always lies inside the chunk
+it cites.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from itertools import groupby
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .models import Chunk, LoadedDocument, Sentence
-from .text import split_sentences
+from .models import Chunk, LoadedDocument, Unit, UnitKind
+from .structure import units_of
 
 FRENCH_SEPARATORS = ["\n\n", "\n", "; ", " : ", ", ", " – ", " ", ""]
 
 
-def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+def make_splitter(chunk_size: int, chunk_overlap: int = 0) -> RecursiveCharacterTextSplitter:
     return RecursiveCharacterTextSplitter(
         separators=FRENCH_SEPARATORS,
         chunk_size=chunk_size,
@@ -29,32 +31,57 @@ def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterText
     )
 
 
+def _pack(units: list[tuple[str, UnitKind]], chunk_size: int, chunk_overlap: int) -> list[list[tuple[str, UnitKind]]]:
+    """Greedy packing of units into groups of at most ``chunk_size`` characters."""
+    splitter = make_splitter(chunk_size)
+    pieces: list[tuple[str, UnitKind]] = []
+    for text, kind in units:
+        if len(text) <= chunk_size:
+            pieces.append((text, kind))
+        else:
+            pieces.extend((piece, kind) for piece in splitter.split_text(text) if piece.strip())
+    groups: list[list[tuple[str, UnitKind]]] = []
+    current: list[tuple[str, UnitKind]] = []
+    size = 0
+    for text, kind in pieces:
+        if current and size + 1 + len(text) > chunk_size:
+            carried: list[tuple[str, UnitKind]] = []
+            while current and current[-1][1] == "label":  # a label opens the chunk of its body
+                carried.insert(0, current.pop())
+            if current:
+                groups.append(current)
+                overlap: list[tuple[str, UnitKind]] = []
+                for unit in reversed(current):
+                    if sum(len(u[0]) + 1 for u in overlap) + len(unit[0]) > chunk_overlap:
+                        break
+                    overlap.insert(0, unit)
+                carried = overlap + carried
+            current = carried
+            size = sum(len(u[0]) + 1 for u in current)
+        current.append((text, kind))
+        size += len(text) + 1
+    if current:
+        groups.append(current)
+    return groups
+
+
 def chunk_document(document: LoadedDocument, content_hash: str, chunk_size: int = 600, chunk_overlap: int = 0) -> list[Chunk]:
     """Cut a loaded document into chunks grouped by (page, section)."""
-    splitter = make_splitter(chunk_size, chunk_overlap)
     chunks: list[Chunk] = []
-    caption_sentences = {
-        sentence for block in document.blocks if block.role == "caption" for sentence in split_sentences(block.text)
-    }
     for (page, section), group in groupby(document.blocks, key=lambda b: (b.page, b.section)):
-        paragraphs = ["\n".join(split_sentences(block.text)) for block in group]
-        text = "\n\n".join(p for p in paragraphs if p)
-        for piece in splitter.split_text(text):
-            lines = [line.strip() for line in piece.split("\n") if line.strip()]
-            if not lines:
+        units = [unit for block in group for unit in units_of(block)]
+        for packed in _pack(units, chunk_size, chunk_overlap):
+            if all(kind == "label" for _, kind in packed):
                 continue
-            sentences = [
-                Sentence(text=line, position=i, is_caption=line in caption_sentences) for i, line in enumerate(lines)
-            ]
             chunks.append(
                 Chunk(
                     doc=document.info,
-                    text=" ".join(lines),
+                    text=" ".join(text for text, _ in packed),
                     page=page,
                     section=section,
                     position=len(chunks),
                     content_hash=content_hash,
-                    sentences=sentences,
+                    units=[Unit(text=text, position=i, kind=kind) for i, (text, kind) in enumerate(packed)],
                     file_path=str(document.path) if document.path else None,
                     doc_pages=document.pages,
                 )

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-BlockRole = Literal["text", "caption"]
+BlockRole = Literal["text", "caption", "list", "table", "label"]
+UnitKind = Literal["sentence", "list", "row", "caption", "label"]
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,38 @@ class DocumentInfo:
 
 @dataclass
 class Block:
-    """A paragraph-sized piece of a loaded document, before chunking.
+    """A structural piece of a loaded document, before it is cut into units and chunks.
 
-    ``role="caption"`` marks survey questions printed under charts: kept for retrieval
-    context, never quoted as an answer (they repeat the question, not the result).
+    Every loader (PDF, Markdown, HTML, text) produces the same kinds of block, so that the
+    same chapter gives the same passages whatever format it was shipped in:
+
+    - ``text``: a paragraph (``text``), quoted sentence by sentence;
+    - ``list``: ``items``, introduced by the sentence in ``text`` (its lead-in, "Vous êtes
+      concerné si :"), which may be empty; quoted as one unit, lead-in included;
+    - ``table``: ``header`` and ``rows`` (``text``: the sentence introducing it, if any);
+      each row is quoted with its column headers;
+    - ``label``: the title of an admonition or box ("Lexique : Schéma de données"), kept as
+      context for the body that follows, never quoted on its own;
+    - ``caption``: the text printed under a figure or chart (a survey question, a source):
+      kept for retrieval context, never quoted as an answer.
     """
 
-    text: str
+    text: str = ""
     page: int | None = None
     section: str = ""
     role: BlockRole = "text"
+    items: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+    def plain_text(self) -> str:
+        """The whole block as running text (what a naive pipeline reading the file would see)."""
+        parts = [self.text] if self.text else []
+        parts += self.items
+        if self.header:
+            parts.append(" ".join(self.header))
+        parts += [" ".join(row) for row in self.rows]
+        return "\n".join(p for p in parts if p)
 
 
 @dataclass
@@ -51,12 +74,21 @@ class LoadedDocument:
 
 
 @dataclass
-class Sentence:
-    """A sentence of a chunk, embedded at indexing time for the extractive answerer."""
+class Unit:
+    """The smallest piece an answer quotes: a sentence, a list with its lead-in, a table row.
+
+    Units are embedded at indexing time (except captions and labels) for the extractive
+    answerer; a chunk's text is its units joined, so a quoted unit always lies inside the
+    chunk it cites.
+    """
 
     text: str
     position: int  # order inside the chunk
-    is_caption: bool = False
+    kind: UnitKind = "sentence"
+
+    @property
+    def quotable(self) -> bool:
+        return self.kind not in ("caption", "label")
 
 
 @dataclass
@@ -69,7 +101,7 @@ class Chunk:
     section: str
     position: int  # order inside the document
     content_hash: str  # fingerprint of the file, its declared metadata and the chunking settings
-    sentences: list[Sentence] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
     file_path: str | None = None  # absolute path of the file (the citation's page preview)
     doc_pages: int | None = None  # pages of the whole document (PDF)
 
@@ -107,7 +139,7 @@ class IngestReport:
     chunks_updated: int = 0
     chunks_removed: int = 0
     chunks_unchanged: int = 0
-    chunks_embedded: int = 0  # chunks + sentences actually sent to the embedder (cache misses)
+    chunks_embedded: int = 0  # chunks + units actually sent to the embedder (cache misses)
     seconds: float = 0.0
     generation: int | None = None
 

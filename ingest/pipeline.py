@@ -27,7 +27,7 @@ from .sources import SourceError, obtain, read_manifest
 from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter, index_lock
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass
@@ -226,17 +226,17 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool)
 
 
 def _embed(chunks: list[Chunk], backend: NoteRagEmbeddings, settings: Settings, progress: bool):
-    """Vectors for chunks and for their (non-caption) sentences, through the disk cache."""
+    """Vectors for chunks and for their quotable units (sentences, lists, table rows), through the disk cache."""
     sentence_ids: list[str] = []
     sentence_texts: list[str] = []
     sentence_metas: list[dict] = []
     for chunk in chunks:
-        for sentence in chunk.sentences:
-            if sentence.is_caption:
+        for unit in chunk.units:
+            if not unit.quotable:
                 continue
-            sentence_ids.append(f"{chunk.id}:{sentence.position}")
-            sentence_texts.append(sentence.text)
-            meta = {"chunk_id": chunk.id, "doc_id": chunk.doc.doc_id, "kind": chunk.doc.kind, "position": sentence.position}
+            sentence_ids.append(f"{chunk.id}:{unit.position}")
+            sentence_texts.append(unit.text)
+            meta = {"chunk_id": chunk.id, "doc_id": chunk.doc.doc_id, "kind": chunk.doc.kind, "position": unit.position, "unit": unit.kind}
             if chunk.doc.year is not None:
                 meta["year"] = chunk.doc.year
             sentence_metas.append(meta)
@@ -268,36 +268,38 @@ UPLOAD_EXTENSIONS = (".pdf", ".md", ".markdown", ".txt")  # what readers may add
 def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool = False) -> IngestReport:
     """Add a file sent from the UI to the index, keeping it with the corpus for later runs.
 
-    The file is validated (type, size, loadable) before it joins ``uploads/``; if indexing
-    fails, it is removed again, so a bad upload leaves both the folder and the index as they
+    Validation (type, size, loadable, name free), the write into ``uploads/`` and the indexing
+    happen under the index lock, so two uploads of one name cannot both pass the check. A file
+    whose name is already taken by a different document is refused (nothing is replaced
+    behind the reader's back); sending the very same file again changes nothing. If indexing
+    fails, the file is removed again: a bad upload leaves both the folder and the index as they
     were. Raises ``LoaderError`` with a French reason.
     """
     name = Path(filename).name
     if Path(name).suffix.lower() not in UPLOAD_EXTENSIONS:
         raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown ou texte seulement")
-    load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
     target = uploads_dir(settings) / name
-    current = IndexStore(settings).current()
-    indexed = current.manifest().get(Path(name).stem) if current is not None else None
-    if indexed and indexed.get("file_path") != str(target.resolve()):
-        raise LoaderError(f"un document « {Path(name).stem} » est déjà indexé : renommez le fichier avant de l'envoyer")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    existed = target.exists()
-    backup = target.read_bytes() if existed else None
-    target.write_bytes(Path(uploaded).read_bytes())
-    try:
-        report = build_index([target], settings=settings, progress=progress)
-    except Exception:
-        _restore(target, backup)
-        raise
-    if not report.ok:
-        _restore(target, backup)
-        raise LoaderError(report.failed[0].error or "échec de l'indexation")
-    return report
-
-
-def _restore(target: Path, backup: bytes | None) -> None:
-    if backup is None:
-        target.unlink(missing_ok=True)
-    else:
-        target.write_bytes(backup)
+    with index_lock(settings):
+        load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
+        if target.exists():
+            if file_sha256(target) == file_sha256(Path(uploaded)):
+                return _build([target], None, False, settings, progress)  # the same file again: unchanged
+            raise LoaderError(
+                f"un fichier « {name} » a déjà été ajouté, avec un autre contenu : renommez le nouveau fichier "
+                "(l'ancien reste dans l'index, rien n'a été remplacé)"
+            )
+        current = IndexStore(settings).current()
+        indexed = current.manifest().get(Path(name).stem) if current is not None else None
+        if indexed:
+            raise LoaderError(f"un document « {Path(name).stem} » est déjà indexé : renommez le fichier avant de l'envoyer")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Path(uploaded).read_bytes())
+        try:
+            report = _build([target], None, False, settings, progress)
+        except Exception:
+            target.unlink(missing_ok=True)
+            raise
+        if not report.ok:
+            target.unlink(missing_ok=True)
+            raise LoaderError(report.failed[0].error or "échec de l'indexation")
+        return report

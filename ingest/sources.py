@@ -1,10 +1,12 @@
 """corpus/sources.toml: what the corpus is made of, and getting remote sources onto disk.
 
-A source is either a file inside ``corpus/`` (``path``) or a remote file (``url``, optional
-``sha256``). Remote files land in a cache folder under the index directory. They are taken, in
-order, from: a mirror folder (``--mirror`` / ``NOTE_RAG_MIRROR``, matched by file name), the
-cache (no network needed once fetched), then the network. ``python -m ingest fetch`` refreshes
-the cache on purpose.
+A source is a file inside ``corpus/`` (``path``), a remote file (``url``, optional ``sha256``),
+or both: a remote file whose copy ships in ``corpus/`` so that a fresh clone works offline.
+Remote-only files land in a cache folder under the index directory. They are taken, in order,
+from: a mirror folder (``--mirror`` / ``NOTE_RAG_MIRROR``, matched by file name), the cache (no
+network needed once fetched), then the network. ``python -m ingest fetch`` refreshes the cache,
+and the shipped copies, on purpose (a shipped copy is replaced only by a file whose SHA-256
+matches the manifest).
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ class Source:
     def local_name(self) -> str:
         if self.filename:
             return self.filename
+        if self.path:
+            return Path(self.path).name
         if self.url:
             return Path(self.url.split("?")[0]).name
-        return Path(self.path or self.id).name
+        return self.id
 
     def info(self) -> DocumentInfo:
         return DocumentInfo(
@@ -70,9 +74,9 @@ def read_manifest(path: Path) -> list[Source]:
     sources: list[Source] = []
     for number, entry in enumerate(data.get("source", []), start=1):
         missing = [key for key in ("id", "title", "kind") if not entry.get(key)]
-        if missing or bool(entry.get("path")) == bool(entry.get("url")):
+        if missing or not (entry.get("path") or entry.get("url")):
             raise SourceError(
-                f"{path}, source n°{number} : il faut id, title, kind et soit path soit url (manquant : {', '.join(missing) or 'path/url'})"
+                f"{path}, source n°{number} : il faut id, title, kind et path ou url (manquant : {', '.join(missing) or 'path/url'})"
             )
         sources.append(
             Source(
@@ -149,8 +153,12 @@ def obtain(source: Source, settings: Settings, refresh: bool = False) -> Path:
     """Local path of a source, fetching it if needed (see module docstring for the order)."""
     if source.path:
         path = Path(source.path)
-        return path if path.is_absolute() else Path(settings.corpus_dir) / path
-    target = cache_dir(settings) / source.local_name
+        path = path if path.is_absolute() else Path(settings.corpus_dir) / path
+        if not source.url or (path.exists() and not refresh):
+            return path
+        target = path  # a shipped copy of a remote file: refreshed in place
+    else:
+        target = cache_dir(settings) / source.local_name
     mirror = Path(settings.mirror).expanduser() if settings.mirror else None
     if mirror is not None:
         found = _in_mirror(source, mirror)

@@ -27,7 +27,8 @@ _ABBREVIATIONS = {
 }
 # End punctuation, optional closing quotes/brackets, whitespace, then something that can open a
 # sentence (capital, digit, opening quote or bracket, bullet).
-_SENTENCE_END = re.compile(r"([.!?…]+[»\"')\]]*)(\s+)(?=[«\"'(\[A-ZÀ-ÖØ-Þ0-9•\-–—])")
+# An em dash after a sentence introduces its attribution (« … » — Jeanne Martin), not a new one.
+_SENTENCE_END = re.compile(r"([.!?…]+[»\"')\]]*)(\s+)(?=[«\"'(\[A-ZÀ-ÖØ-Þ0-9•\-–])")
 
 
 def normalize(text: str) -> str:
@@ -37,7 +38,8 @@ def normalize(text: str) -> str:
     and narrow non-breaking spaces before ":" or "%") into their plain forms, so that "21 %",
     "21\u202f%" and "21 %" are the same string for BM25, for embeddings and for the figure check.
     """
-    text = unicodedata.normalize("NFKC", text).replace(SOFT_HYPHEN, "")
+    # NFKC folds U+2011 (non-breaking hyphen) into U+2010; typeset PDFs use both for "-".
+    text = unicodedata.normalize("NFKC", text).replace(SOFT_HYPHEN, "").replace("\u2010", "-")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _HYPHEN_BREAK.sub("", text)
     text = _SPACES.sub(" ", text)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real corpus (../shared/corpus when present), real indexes, real models.
+"""Shared fixtures: the default corpus (corpus/) and test fixtures (tests/fixtures/), real indexes, real models.
 
 Indexes are built once per session in temporary folders; the embedding cache in
 ~/.cache/note-rag makes rebuilding the same texts cheap across tests and runs.
@@ -24,15 +24,12 @@ for _name in [n for n in os.environ if n.startswith("NOTE_RAG_")]:
 os.environ["NOTE_RAG_CONFIG"] = os.devnull  # nor a developer's note-rag.toml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = Path(os.environ.get("NOTE_RAG_TEST_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
-BAROMETER_PDF = SHARED_CORPUS / "barometre-data-publica-2023.pdf"
-BAROMETER_MD = SHARED_CORPUS / "barometre-data-publica-2023.md"
-BAROMETER_RMD = SHARED_CORPUS / "barometre-data-publica-2023.Rmd"
+FIXTURES = REPO / "tests" / "fixtures"  # copies of real documents, licences in FIXTURES/README.md
+BAROMETER_PDF = FIXTURES / "barometre-data-publica-2023.pdf"
+BAROMETER_MD = FIXTURES / "barometre-data-publica-2023.md"
+BAROMETER_RMD = REPO / "corpus" / "barometre-data-publica-2023.Rmd"
 ANNOUNCEMENT = REPO / "corpus" / "note-conjoncture-2024-annonce.md"
 
-requires_corpus = pytest.mark.skipif(
-    not BAROMETER_RMD.exists(), reason=f"the shared corpus is absent ({SHARED_CORPUS}): barometer tests need it"
-)
 
 PYTHON = sys.executable
 
@@ -54,14 +51,12 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory) -> Path:
-    """The full corpus of corpus/sources.toml (announcement + barometer via the mirror)."""
-    if not BAROMETER_RMD.exists():
-        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
+    """The full corpus of corpus/sources.toml (announcement + barometer, both shipped in corpus/)."""
     from ingest import build_index
     from ingest.settings import get_settings
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
-    report = build_index(settings=get_settings(index_dir=index_dir, mirror=SHARED_CORPUS), progress=False)
+    report = build_index(settings=get_settings(index_dir=index_dir), progress=False)
     assert report.ok, [d.error for d in report.failed]
     return index_dir
 

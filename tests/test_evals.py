@@ -25,8 +25,6 @@ from evals.harness import answer_is_correct, first_relevant_rank, percentile
 from evals.runner import index_dir_for, stratified
 
 ROOT = Path(__file__).resolve().parents[1]
-MIRROR = (ROOT / ".." / "shared" / "corpus").resolve()
-needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"development corpus mirror absent ({MIRROR})")
 
 # Measured on evals/questions.yaml (67 questions: 57 answerable, 10 to abstain on), extractive,
 # hybrid, e5-small, assistant as of 2026-11-28 18:13: answer accuracy 0.821, hit@5 0.947,
@@ -49,14 +47,12 @@ THRESHOLDS = {
 @pytest.fixture(scope="session")
 def eval_index(tmp_path_factory):
     """One e5-small index of the whole corpus for the session (the embedding cache makes it fast)."""
-    if not MIRROR.is_dir():
-        pytest.skip(f"development corpus mirror absent ({MIRROR})")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest import build_index
     from ingest.settings import get_settings
 
     root = tmp_path_factory.mktemp("eval-indexes")
-    settings = get_settings(index_dir=index_dir_for(root, "e5-small"), mirror=MIRROR, embeddings="e5-small")
+    settings = get_settings(index_dir=index_dir_for(root, "e5-small"), embeddings="e5-small")
     report = build_index(settings=settings, progress=False)
     assert report.ok, [(d.doc_id, d.error) for d in report.failed]
     assert {d.doc_id for d in report.documents} >= {"note-conjoncture-2024-annonce", "barometre-data-publica-2023"}
@@ -75,7 +71,6 @@ def _failures(result) -> str:
     return "\n".join(f"  {r.id} [{r.category}] {result.diagnose(r)}" for r in result.failures())
 
 
-@needs_mirror
 @pytest.mark.parametrize("metric", sorted(THRESHOLDS))
 def test_guard_metric_does_not_regress(guard_result, metric):
     value = guard_result.metrics[metric]
@@ -85,13 +80,11 @@ def test_guard_metric_does_not_regress(guard_result, metric):
     )
 
 
-@needs_mirror
 def test_guard_no_unsupported_figures_in_extractive_mode(guard_result):
     offenders = [(r.id, r.unsupported) for r in guard_result.results if r.unsupported]
     assert guard_result.metrics["unsupported_rate"] == 0, offenders
 
 
-@needs_mirror
 def test_guard_runs_every_question_without_error(guard_result):
     assert len(guard_result.results) == len(load_questions(DEFAULT_QUESTIONS))
     assert [(r.id, r.error) for r in guard_result.results if r.error] == []
@@ -127,7 +120,6 @@ FOREIGN_QUESTIONS = """\
 """
 
 
-@needs_mirror
 def test_cli_runs_a_foreign_question_file(eval_index, tmp_path):
     questions = tmp_path / "my-questions.yaml"
     questions.write_text(FOREIGN_QUESTIONS, encoding="utf-8")
@@ -136,7 +128,7 @@ def test_cli_runs_a_foreign_question_file(eval_index, tmp_path):
     command = [
         sys.executable, "-m", "evals",
         "--questions", str(questions), "--out", str(out), "--modes", "extractive", "--no-compare",
-        "--index", str(eval_index.root), "--mirror", str(MIRROR), "--no-progress",
+        "--index", str(eval_index.root), "--no-progress",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

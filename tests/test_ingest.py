@@ -24,9 +24,7 @@ from .conftest import (
     BAROMETER_RMD,
     PYTHON,
     REPO,
-    SHARED_CORPUS,
     free_port,
-    requires_corpus,
     subprocess_env,
 )
 
@@ -47,15 +45,12 @@ def current_chunks(index_dir: Path):
 
 @pytest.fixture(scope="module")
 def pdf_index(tmp_path_factory):
-    if not BAROMETER_PDF.exists():
-        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
     index_dir = tmp_path_factory.mktemp("pdf-index")
     result = run_cli(str(BAROMETER_PDF), "--index", str(index_dir))
     assert result.returncode == 0, result.stderr
     return index_dir, result
 
 
-@requires_corpus
 def test_pdf_cli_reports_15_pages_and_chunks_carry_pages_1_to_15(pdf_index):
     index_dir, result = pdf_index
     assert re.search(r"\b15 pages\b", result.stdout), result.stdout
@@ -64,7 +59,6 @@ def test_pdf_cli_reports_15_pages_and_chunks_carry_pages_1_to_15(pdf_index):
     assert all(c.doc_id == "barometre-data-publica-2023" for c in chunks)
 
 
-@requires_corpus
 def test_pdf_text_keeps_accents_and_drops_running_footers(pdf_index):
     chunks = current_chunks(pdf_index[0])
     text = " ".join(c.text for c in chunks)
@@ -76,7 +70,6 @@ def test_pdf_text_keeps_accents_and_drops_running_footers(pdf_index):
     assert cyber and cyber[0].section.endswith("Une collectivité sur cinq déclare avoir déjà subi une cyberattaque")
 
 
-@requires_corpus
 def test_markdown_rmarkdown_and_pdf_give_the_same_section_paths():
     def sections(path: Path) -> list[str]:
         ordered: list[str] = []
@@ -92,7 +85,6 @@ def test_markdown_rmarkdown_and_pdf_give_the_same_section_paths():
     assert "Protéger ses données : l'importance de la cybersécurité > Une collectivité sur cinq déclare avoir déjà subi une cyberattaque" in md
 
 
-@requires_corpus
 def test_rmarkdown_loader_drops_code_divs_images_and_bare_links():
     document = load_document(BAROMETER_RMD)
     text = "\n".join(b.text for b in document.blocks)
@@ -257,7 +249,6 @@ def test_exception_in_the_embedder_leaves_the_previous_index_queryable(tmp_path)
     assert not answer.abstained and answer.citations[0].doc_id == "a"
 
 
-@requires_corpus
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["while embedding", "before commit"])
 def test_sigkill_during_ingest_leaves_the_previous_index_whole(tmp_path, moment):
@@ -392,31 +383,38 @@ def test_loader_errors_are_french_one_liners(tmp_path):
 # sources, fetch, mirror
 
 
-@requires_corpus
-def test_fetch_takes_remote_sources_from_the_mirror_and_verifies_them(tmp_path):
-    result = run_cli("fetch", "--mirror", str(SHARED_CORPUS), "--index", str(tmp_path))
+def _corpus_copy(tmp_path: Path) -> Path:
+    """A copy of corpus/ that a test may refresh or break."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    return corpus
+
+
+def test_fetch_refreshes_the_shipped_copy_only_with_a_file_that_verifies(tmp_path):
+    corpus = _corpus_copy(tmp_path)
+    shipped = corpus / "barometre-data-publica-2023.Rmd"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(BAROMETER_RMD, mirror / shipped.name)
+    shipped.write_text("ancienne version", encoding="utf-8")  # a stale copy
+    result = run_cli("fetch", "--mirror", str(mirror), "--index", str(tmp_path / "index"), NOTE_RAG_CORPUS_DIR=str(corpus))
     assert result.returncode == 0, result.stderr
-    cached = tmp_path / "sources" / "barometre-data-publica-2023.Rmd"
-    assert cached.read_bytes() == BAROMETER_RMD.read_bytes()
+    assert shipped.read_bytes() == BAROMETER_RMD.read_bytes()
 
-    bad_mirror = tmp_path / "mirror"
-    bad_mirror.mkdir()
-    (bad_mirror / "barometre-data-publica-2023.Rmd").write_text("modifié", encoding="utf-8")
-    bad = run_cli("fetch", "--mirror", str(bad_mirror), "--index", str(tmp_path / "other"))
+    (mirror / shipped.name).write_text("modifié", encoding="utf-8")
+    bad = run_cli("fetch", "--mirror", str(mirror), "--index", str(tmp_path / "index"), NOTE_RAG_CORPUS_DIR=str(corpus))
     assert bad.returncode == 1 and "SHA-256" in bad.stderr and "Traceback" not in bad.stderr
+    assert shipped.read_bytes() == BAROMETER_RMD.read_bytes(), "a file that does not verify never replaces the copy"
 
 
-def test_offline_without_mirror_names_the_source_and_still_indexes_the_rest(tmp_path):
+def test_a_fresh_clone_indexes_the_whole_default_corpus_offline(tmp_path):
     result = run_cli("--index", str(tmp_path / "index"), "--quiet")
-    lines = [line for line in result.stderr.splitlines() if line.startswith("erreur :")]
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert len(lines) == 1 and "barometre-data-publica-2023" in lines[0] and "--mirror" in lines[0]
-    assert {c.doc_id for c in current_chunks(tmp_path / "index")} == {"note-conjoncture-2024-annonce"}
+    assert result.returncode == 0, result.stderr
+    assert {c.doc_id for c in current_chunks(tmp_path / "index")} == {"note-conjoncture-2024-annonce", "barometre-data-publica-2023"}
 
 
-@requires_corpus
 def test_second_full_ingest_embeds_nothing(corpus_index):
-    result = run_cli("--index", str(corpus_index), "--mirror", str(SHARED_CORPUS), "--quiet")
+    result = run_cli("--index", str(corpus_index), "--quiet")
     assert result.returncode == 0, result.stderr
     assert "0 embeddings calculés" in result.stdout and "inchangés" in result.stdout
 
@@ -499,21 +497,19 @@ def test_server_mode_ingests_and_answers_through_a_real_chroma_server(tmp_path, 
     assert "17" in answer.text and answer.citations[0].doc_id == "note-conjoncture-2024-annonce"
 
 
-@requires_corpus
 def test_an_unreachable_remote_source_keeps_its_indexed_version(tmp_path):
-    index_dir = tmp_path / "index"
-    assert build_index(index_dir=index_dir, mirror=SHARED_CORPUS, progress=False).ok
+    corpus, mirror, index_dir = tmp_path / "corpus", tmp_path / "mirror", tmp_path / "index"
+    write_corpus(corpus, [("doc-a", DOC_A)])
+    mirror.mkdir()
+    (mirror / "doc-distant.md").write_text(DOC_B, encoding="utf-8")
+    with (corpus / "sources.toml").open("a", encoding="utf-8") as manifest:  # a remote-only source
+        manifest.write('\n[[source]]\nid = "doc-distant"\ntitle = "Distant"\nkind = "note"\nurl = "http://127.0.0.1:9/doc-distant.md"\n')
+    assert build_index(settings=get_settings(corpus_dir=corpus, index_dir=index_dir, mirror=mirror, fetch_timeout=2), progress=False).ok
     shutil.rmtree(index_dir / "sources")  # offline now, and the download cache is gone
-    uploads = index_dir / "uploads"
-    uploads.mkdir()
-    (uploads / "note-locale.md").write_text(DOC_A, encoding="utf-8")  # something else changes
-    report = build_index(index_dir=index_dir, progress=False)
-    assert [d.doc_id for d in report.failed] == ["barometre-data-publica-2023"]
-    assert {c.doc_id for c in current_chunks(index_dir)} == {
-        "note-conjoncture-2024-annonce",
-        "barometre-data-publica-2023",
-        "note-locale",
-    }
+    (corpus / "doc-a.md").write_text(DOC_A + "\nUne phrase de plus sur les équipes de réponse.\n", encoding="utf-8")  # something else changes
+    report = build_index(settings=get_settings(corpus_dir=corpus, index_dir=index_dir, fetch_timeout=2), progress=False)
+    assert [d.doc_id for d in report.failed] == ["doc-distant"]
+    assert {c.doc_id for c in current_chunks(index_dir)} == {"doc-a", "doc-distant"}
 
 
 def test_rebuild_of_a_few_paths_is_refused_rather_than_dropping_the_rest(tmp_path):

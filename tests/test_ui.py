@@ -29,7 +29,6 @@ from .conftest import (
     BAROMETER_RMD,
     PYTHON,
     REPO,
-    SHARED_CORPUS,
     free_port,
     subprocess_env,
 )
@@ -73,17 +72,13 @@ def _build(index_dir: Path, **kwargs) -> Path:
 
 @pytest.fixture(scope="session")
 def ui_index(tmp_path_factory) -> Path:
-    """The corpus of corpus/sources.toml (announcement + barometer via the shared mirror)."""
-    if not BAROMETER_RMD.exists():
-        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
-    return _build(tmp_path_factory.mktemp("ui-corpus-index"), settings={"mirror": SHARED_CORPUS})
+    """The corpus of corpus/sources.toml (announcement + barometer, shipped in corpus/)."""
+    return _build(tmp_path_factory.mktemp("ui-corpus-index"))
 
 
 @pytest.fixture(scope="session")
 def ui_pdf_index(tmp_path_factory) -> Path:
     """The 15-page barometer PDF alone (page previews)."""
-    if not BAROMETER_PDF.exists():
-        pytest.skip(f"the shared corpus is absent ({SHARED_CORPUS})")
     return _build(tmp_path_factory.mktemp("ui-pdf-index"), paths=[BAROMETER_PDF])
 
 
@@ -297,6 +292,13 @@ def test_browser_upload_adds_a_document_and_enforces_type_and_size(upload_server
     assert "trop volumineux" in status, status
     assert generation(upload_server.index_dir) == after_upload
     assert not (upload_server.index_dir / "uploads" / too_big.name).exists()
+
+    # the same name again with other content: refused, the first version stays
+    document.write_text(UPLOADED_MD.replace("42 000", "99 000"), encoding="utf-8")
+    status = upload(page, document, "n'a pas été ajouté")
+    assert "déjà été ajouté" in status and "renommez" in status, status
+    assert "42 000" in (upload_server.index_dir / "uploads" / document.name).read_text(encoding="utf-8")
+    assert generation(upload_server.index_dir) == after_upload
 
 
 @pytest.mark.browser

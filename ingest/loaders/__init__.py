@@ -1,0 +1,200 @@
+"""Loaders: one file in, a ``LoadedDocument`` (paragraph blocks with page and section) out.
+
+Each format has one function; ``load_document`` dispatches on the extension. A loader either
+returns clean blocks or raises ``LoaderError`` with a one-line French reason that the CLI and
+the UI show as is (the readers are French; the message names what to do).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..models import DocumentInfo, LoadedDocument
+from ..structure import tidy
+from ..text import collapse, looks_like_heading, normalize
+from .html import html_blocks
+from .markdown import iter_headings, markdown_blocks
+
+SUPPORTED_EXTENSIONS = (".pdf", ".md", ".markdown", ".rmd", ".qmd", ".txt", ".html", ".htm")
+
+
+class LoaderError(Exception):
+    """A file that cannot be indexed; ``str(error)`` is a one-line French reason."""
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: float | None = None) -> LoadedDocument:
+    """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says."""
+    path = Path(path)
+    if not path.exists():
+        raise LoaderError("fichier introuvable")
+    if path.is_dir():
+        raise LoaderError("c'est un dossier, pas un fichier")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise LoaderError(
+            f"extension « {path.suffix or '(aucune)'} » non prise en charge (formats acceptés : "
+            + ", ".join(SUPPORTED_EXTENSIONS)
+            + ")"
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise LoaderError("fichier vide")
+    if max_file_mb is not None and size > max_file_mb * 1024 * 1024:
+        raise LoaderError(f"fichier trop volumineux ({size / 1024 / 1024:.1f} Mo, limite {max_file_mb:g} Mo)")
+
+    loader: Callable[[Path], LoadedDocument]
+    if suffix == ".pdf":
+        from .pdf import load_pdf
+
+        loader = load_pdf
+    elif suffix in (".html", ".htm"):
+        loader = load_html
+    elif suffix == ".txt":
+        loader = load_text
+    else:
+        loader = load_markdown
+    document = loader(path)
+    document.path = path.resolve()
+    if info is not None:
+        document.info = _merge_info(document.info, info)
+    if not any(block.plain_text().strip() for block in document.blocks):
+        raise LoaderError("aucun texte exploitable dans ce fichier")
+    return document
+
+
+def _merge_info(found: DocumentInfo, declared: DocumentInfo) -> DocumentInfo:
+    """Declared metadata (manifest) wins; the file fills the gaps."""
+    return DocumentInfo(
+        doc_id=declared.doc_id or found.doc_id,
+        title=declared.title or found.title,
+        kind=declared.kind if declared.kind != "document" else found.kind,
+        year=declared.year if declared.year is not None else found.year,
+        source=declared.source or found.source,
+        publisher=declared.publisher or found.publisher,
+        license=declared.license or found.license,
+    )
+
+
+def _year_in(*texts: object) -> int | None:
+    for text in texts:
+        match = re.search(r"\b(19[5-9]\d|20\d\d)\b", str(text or ""))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+KNOWN_KINDS = ("note", "temoignage", "barometre", "annonce")
+
+
+def _kind(value: object) -> str:
+    value = str(value or "").strip().lower().replace("é", "e")
+    return value if value in KNOWN_KINDS else "document"
+
+
+def read_text_file(path: Path) -> tuple[str, list[str]]:
+    """Decode UTF-8 (with or without BOM); fall back to cp1252 with a warning, never crash."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), []
+    if b"\x00" in raw[:4096]:
+        raise LoaderError("fichier binaire : ce n'est pas du texte")
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as error:
+        warning = (
+            f"texte non UTF-8 (octet invalide en position {error.start}) : décodé en Windows-1252, "
+            "vérifiez les accents"
+        )
+        return raw.decode("cp1252", errors="replace"), [warning]
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown, R Markdown, Quarto, text, HTML
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*\n", re.DOTALL)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+def _front_matter(text: str) -> tuple[dict, str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+
+
+def load_markdown(path: Path) -> LoadedDocument:
+    text, warnings = read_text_file(path)
+    meta, body = _front_matter(normalize(text))
+    title = collapse(_HTML_TAG.sub(" ", str(meta.get("title") or "")))
+    if not title:
+        title = next(iter_headings(body), "") or path.stem
+    info = DocumentInfo(
+        doc_id=path.stem,
+        title=title,
+        kind=_kind(meta.get("kind")),
+        year=_year_in(meta.get("year"), meta.get("date"), title),
+        source=str(_text_or_none(meta.get("source_url")) or path.resolve()),
+        publisher=_text_or_none(meta.get("publisher") or meta.get("author")),
+        license=_text_or_none(meta.get("license")),
+    )
+    blocks, parse_warnings = markdown_blocks(body, title)
+    return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings + parse_warnings)
+
+
+def _text_or_none(value: object) -> str | None:
+    """Front matter values as text (a YAML list of authors becomes "A, B")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def load_text(path: Path) -> LoadedDocument:
+    text, warnings = read_text_file(path)
+    body = normalize(text)
+    first_line = next((line for line in body.split("\n") if line.strip()), path.stem)
+    title = first_line if looks_like_heading(first_line) else path.stem
+    info = DocumentInfo(doc_id=path.stem, title=title, year=_year_in(title), source=str(path.resolve()))
+    blocks, parse_warnings = markdown_blocks(_escape_markdown(body), title, detect_plain_headings=True)
+    return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings + parse_warnings)
+
+
+def _escape_markdown(text: str) -> str:
+    """Plain text must not be read as Markdown headings, code or emphasis."""
+    text = re.sub(r"^(\s*)([#>]|`{3}|~{3}|:{3})", r"\1\\\2", text, flags=re.MULTILINE)
+    return re.sub(r"(?<=\S)([*_])", r"\\\1", text)
+
+
+def load_html(path: Path) -> LoadedDocument:
+    """Main text of a web page (menus, sidebars and footers left out), structure kept."""
+    import trafilatura
+
+    html, warnings = read_text_file(path)
+    meta = trafilatura.extract_metadata(html)
+    # Headings of published pages often carry a permalink symbol ("# Titre", "Titre ¶").
+    title = collapse((meta.title if meta and meta.title else "") or path.stem).strip("#¶§🔗 ") or path.stem
+    info = DocumentInfo(
+        doc_id=path.stem,
+        title=title,
+        year=_year_in(meta.date if meta else None, title),
+        source=str((meta.url if meta and meta.url else None) or path.resolve()),
+        publisher=(meta.sitename if meta else None),
+    )
+    blocks = html_blocks(normalize(html), title)
+    if not blocks:
+        raise LoaderError("page HTML sans texte principal exploitable")
+    return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings)

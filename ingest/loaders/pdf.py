@@ -1,0 +1,929 @@
+"""PDF -> structural blocks, from PDFium's characters (positions, sizes, weights, styles).
+
+Typeset PDFs (pandoc + LaTeX, InDesign) place words by position and often contain no space
+characters: text extraction that reads the content stream glues words together. PDFium's text
+page inserts the spaces and line breaks a reader sees, and gives each character its box, font
+size, weight and style. From those:
+
+1. **Lines and segments**: characters are grouped into lines, a line is cut where a horizontal
+   gap is wider than ~1 em (table cells, two columns, a header's left and right parts).
+2. **Page furniture out**: running headers and footers (the same text, digits aside, in the top
+   or bottom band of most pages), bare page numbers, table-of-contents lines (dot leaders, or a
+   page made mostly of them).
+3. **Reading order**: a recursive XY-cut; a page whose lines leave a vertical gutter near its
+   middle is read column by column, full-width bands (titles, footers) in place.
+4. **Headings**: the PDF outline (bookmarks) when it has one: its titles, with their spaces, are
+   the section path, matched to the lines they title (run-in headings are split from the text
+   that follows). Without an outline, sizes larger than the body text (or bold and slightly
+   larger) are heading levels, largest first.
+5. **Blocks**: paragraphs (line-end hyphens rejoined whatever the hyphen character, unless the
+   compound is written with its hyphen elsewhere in the document), lists (bullets or numbers,
+   continuation lines folded in), tables (aligned columns; a row is read with its headers),
+   figure call-outs (a big « 59 % » and its caption become one sentence), captions (an italic
+   paragraph right under a picture or a chart), pull quotes with their attribution line.
+
+pypdf stays where it is the right tool: encryption, metadata and the outline.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..models import Block, DocumentInfo, LoadedDocument
+from ..structure import FIGURE_ONLY, tidy
+from ..text import collapse, normalize
+
+HYPHENS = "-\u00ad\u2010\u2011"
+BULLET = re.compile(r"^([•▪◦●■□▸►‣⁃∙·*]|[–—-](?=\s)|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*")
+_LEADER = re.compile(r"(?:\.\s?){5,}|(?:…\s?){3,}|(?:_\s?){5,}")  # dot leaders of a table of contents
+_NUMBERING = re.compile(r"^\s*(?:(?:\d+|[IVXLC]+|[A-Z])(?:\.\d+)*\.?)\s+")
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–—]?\s*\d{1,4}\s*(?:/\s*\d{1,4})?\s*[-–—]?\s*$", re.IGNORECASE)
+_SENTENCE_END = (".", "!", "?", "…", ":", "»", '"', ";")
+# "Figure 3 – …", "Graphique 2 :", "Tableau 1.", "Source : …": how French and English documents
+# label what they print under a picture (a caption even when it is not set in italics).
+FIGURE_LABEL = re.compile(r"^(fig(?:ure)?\.?|graphique|tableau|table|illustration|carte|image|source)s?\s*(\d+|:)", re.IGNORECASE)
+_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demibold|extrabold", re.IGNORECASE)
+_ITALIC_NAME = re.compile(r"italic|oblique|slanted", re.IGNORECASE)
+
+MARGIN_BAND = 0.12  # top and bottom share of the page where running headers and footers live
+GAP_EM = 1.0  # a horizontal gap wider than this many ems separates two segments of a line
+
+
+@dataclass
+class Segment:
+    """A run of text on one line of one page, with the typography that classifies it."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float  # PDF coordinates: y grows upwards
+    bottom: float
+    size: float
+    bold: bool
+    italic: bool
+    page: int
+    chars: int = 0
+    heading: int | None = None  # heading level (1 = top) once classified
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+
+@dataclass
+class _Page:
+    number: int
+    width: float
+    height: float
+    segments: list[Segment]
+    figures: list[tuple[float, float, float, float]] = field(default_factory=list)  # (x0, bottom, x1, top)
+
+
+# --------------------------------------------------------------------------------------------
+# characters -> segments
+
+
+_Char = tuple  # (char, left, bottom, right, top, size, bold, italic); " " marks a word space
+
+
+def _segment(chars: list[_Char], number: int) -> Segment | None:
+    glyphs = [c for c in chars if c[0] != " "]
+    if not glyphs:
+        return None
+    sizes = Counter(round(c[5], 1) for c in glyphs)
+    return Segment(
+        text="".join(c[0] for c in chars).strip(),
+        x0=min(c[1] for c in glyphs),
+        x1=max(c[3] for c in glyphs),
+        top=max(c[4] for c in glyphs),
+        bottom=min(c[2] for c in glyphs),
+        size=sizes.most_common(1)[0][0],
+        bold=sum(c[6] for c in glyphs) > len(glyphs) / 2,
+        italic=sum(c[7] for c in glyphs) > len(glyphs) / 2,
+        page=number,
+        chars=len(glyphs),
+    )
+
+
+def _split_line(chars: list[_Char], number: int) -> list[Segment]:
+    """Cut a line where a gap stands out: table cells, columns, a header's two ends.
+
+    Justified text stretches every word space of a line alike, sometimes beyond an em; a gap
+    separates two segments only when it is wider than an em and than 2.5 times the line's
+    ordinary word space (or 2 ems on a line of two words), or when the font size jumps (a big
+    figure and its caption).
+    """
+    words: list[list[_Char]] = [[]]
+    for c in chars:
+        if c[0] == " ":
+            if words[-1]:
+                words.append([])
+        else:
+            words[-1].append(c)
+    words = [w for w in words if w]
+    if not words:
+        return []
+    gaps = [b[0][1] - a[-1][3] for a, b in zip(words, words[1:])]
+    small = [g for g in gaps if g <= words[0][0][5]]
+    ordinary = statistics.median(small if len(small) * 3 >= len(gaps) else gaps) if len(gaps) >= 2 else 0.0
+    pieces: list[list[_Char]] = [list(words[0])]
+    for word, gap, previous in zip(words[1:], gaps, words):
+        size = max(word[0][5], previous[-1][5])
+        lone_bullet = len(pieces[-1]) == 1 and BULLET.match(pieces[-1][0][0] + " ")
+        jump = max(word[0][5], previous[-1][5]) > 1.5 * min(word[0][5], previous[-1][5])
+        wide = gap > GAP_EM * size and (gap > 2.5 * ordinary if len(gaps) >= 2 else gap > 2 * size)
+        if (wide and not lone_bullet) or jump:
+            pieces.append(list(word))
+        else:
+            pieces[-1].append((" ", previous[-1][3], previous[-1][2], word[0][1], previous[-1][4], size, False, False))
+            pieces[-1].extend(word)
+    return [seg for piece in pieces if (seg := _segment(piece, number)) is not None]
+
+
+def _page_segments(page, number: int) -> list[Segment]:
+    """The page's text as segments, from PDFium's characters (spaces restored from positions)."""
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    count = textpage.count_chars()
+    segments: list[Segment] = []
+    buffer = ctypes.create_string_buffer(256)
+    flags = ctypes.c_int()
+    loose = raw.FS_RECTF()
+    line: list[_Char] = []
+    styles: dict[tuple[bytes, int, int], tuple[bool, bool]] = {}
+    space = False
+
+    def end_line() -> None:
+        segments.extend(_split_line(line, number))
+        line.clear()
+
+    for index in range(count):
+        code = raw.FPDFText_GetUnicode(textpage, index)
+        char = "-" if code == 2 else (chr(code) if code else "")  # PDFium writes 0x02 for a line-end hyphen
+        if char in ("\r", "\n"):
+            end_line()
+            space = False
+            continue
+        if not char or (unicodedata.category(char) in ("Cc", "Cf") and char != "\u00ad"):
+            continue
+        if char.isspace():
+            space = bool(line)
+            continue
+        # The loose box spans the glyph's advance and the font's height: inside a word
+        # consecutive boxes touch, so a gap between them is a word space even where the PDF
+        # wrote no space character, and a bullet or a dash has the height of its line.
+        raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
+        left, right, bottom, top = loose.left, loose.right, loose.bottom, loose.top
+        size = raw.FPDFText_GetFontSize(textpage, index) or (top - bottom) or 10.0
+        weight = raw.FPDFText_GetFontWeight(textpage, index)
+        raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
+        key = (buffer.value, flags.value, weight)
+        style = styles.get(key)
+        if style is None:
+            name = buffer.value.decode("latin-1", "replace")
+            style = styles[key] = (weight >= 600 or bool(_BOLD_NAME.search(name)), bool(flags.value & 64) or bool(_ITALIC_NAME.search(name)))
+        previous = next((c for c in reversed(line) if c[0] != " "), None)
+        if previous is not None:
+            gap = left - previous[3]
+            tall = max(size, previous[5])
+            if (abs(bottom - previous[2]) > 0.8 * tall and abs(top - previous[4]) > 0.8 * tall) or gap < -3 * size:
+                end_line()  # a new line the text page did not mark
+                space = False
+            elif gap > 0.1 * size and previous[0] not in HYPHENS:
+                space = True  # words positioned apart, with no space character between them
+        if space and line:
+            line.append((" ", left, bottom, left, top, size, False, False))
+        space = False
+        line.append((char, left, bottom, right, top, size, style[0], style[1]))
+    end_line()
+    return segments
+
+
+def _figure_regions(page) -> list[tuple[float, float, float, float]]:
+    """Pictures and charts of a page: image and form objects, and clusters of vector paths."""
+    import pypdfium2.raw as raw
+
+    width, height = page.get_width(), page.get_height()
+    regions: list[list[float]] = []
+    paths: list[list[float]] = []
+    try:
+        objects = list(page.get_objects())
+    except Exception:  # noqa: BLE001 - a broken content stream only costs caption detection
+        return []
+    for obj in objects:
+        try:
+            x0, y0, x1, y1 = obj.get_bounds()
+        except Exception:  # noqa: BLE001
+            continue
+        area = (x1 - x0) * (y1 - y0)
+        if area <= 0 or area > 0.8 * width * height:
+            continue
+        if obj.type in (raw.FPDF_PAGEOBJ_IMAGE, raw.FPDF_PAGEOBJ_SHADING, raw.FPDF_PAGEOBJ_FORM) and area > 0.01 * width * height:
+            regions.append([x0, y0, x1, y1])
+        elif obj.type == raw.FPDF_PAGEOBJ_PATH and (x1 - x0) > 1.5 and (y1 - y0) > 1.5:
+            paths.append([x0, y0, x1, y1])
+    # A chart is many paths close together; a single rectangle is a box behind text.
+    clusters: list[tuple[list[float], int]] = []
+    for box in paths:
+        for i, (cluster, n) in enumerate(clusters):
+            if box[0] <= cluster[2] + 10 and box[2] >= cluster[0] - 10 and box[1] <= cluster[3] + 10 and box[3] >= cluster[1] - 10:
+                clusters[i] = ([min(cluster[0], box[0]), min(cluster[1], box[1]), max(cluster[2], box[2]), max(cluster[3], box[3])], n + 1)
+                break
+        else:
+            clusters.append((list(box), 1))
+    regions += [cluster for cluster, n in clusters if n >= 6]
+    return [tuple(r) for r in regions]  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# page furniture
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+", "#", collapse(text).lower())
+
+
+def _in_margin(segment: Segment, page: _Page) -> bool:
+    return segment.top > page.height * (1 - MARGIN_BAND) or segment.bottom < page.height * MARGIN_BAND
+
+
+def _drop_furniture(pages: list[_Page]) -> None:
+    """Remove running headers/footers, page numbers and table-of-contents lines.
+
+    Only text no larger than the body text can be furniture: a chapter title repeated at the
+    top of every page of a chapter stays a heading.
+    """
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for s in page.segments:
+            sizes[s.size] += s.chars
+    body_size = sizes.most_common(1)[0][0] if sizes else 10.0
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({_shape(s.text) for s in page.segments if _in_margin(s, page) and s.size <= 1.05 * body_size})
+    needed = max(3, 0.4 * len(pages))
+    running = {shape for shape, n in counts.items() if n >= needed} if len(pages) >= 3 else set()
+    for page in pages:
+        kept = []
+        for segment in page.segments:
+            if _in_margin(segment, page) and segment.size <= 1.05 * body_size and (_shape(segment.text) in running or _PAGE_NUMBER.match(segment.text)):
+                continue
+            kept.append(segment)
+        leaders = sum(bool(_LEADER.search(s.text)) for s in kept)
+        if kept and leaders >= max(5, 0.15 * len(kept)):
+            kept = []  # a table-of-contents page: every line of it points elsewhere
+        elif leaders >= 2:
+            # The end of a table of contents: its entries end with a page number set apart.
+            baselines = {round(s.bottom) for s in kept if _LEADER.search(s.text) or _PAGE_NUMBER.match(s.text)}
+            kept = [s for s in kept if round(s.bottom) not in baselines]
+        page.segments = [s for s in kept if not _LEADER.search(s.text)]
+
+
+# --------------------------------------------------------------------------------------------
+# reading order
+
+
+def _xy_cut(segments: list[Segment], width: float) -> list[Segment]:
+    """Reading order by recursive XY-cut: split at the widest empty strip, rows top to bottom,
+    columns left to right; a vertical strip only splits running text, never a table's rows."""
+    if len(segments) <= 1:
+        return list(segments)
+    horizontal = _widest_horizontal_gap(segments)
+    vertical = _vertical_gutter(segments, width)
+    if vertical is not None and (horizontal is None or vertical[0] >= horizontal[0]):
+        _, x = vertical
+        left = [s for s in segments if s.x1 <= x]
+        right = [s for s in segments if s.x1 > x]
+        return _xy_cut(left, width) + _xy_cut(right, width)
+    if horizontal is not None:
+        _, y = horizontal
+        upper = [s for s in segments if s.bottom >= y]
+        lower = [s for s in segments if s.bottom < y]
+        return _xy_cut(upper, width) + _xy_cut(lower, width)
+    return sorted(segments, key=lambda s: (-round(s.top), s.x0))
+
+
+def _widest_horizontal_gap(segments: list[Segment]) -> tuple[float, float] | None:
+    """(height, y) of the widest horizontal strip no segment crosses, if wider than leading."""
+    ordered = sorted(segments, key=lambda s: -s.top)
+    best: tuple[float, float] | None = None
+    low = ordered[0].bottom
+    for segment in ordered[1:]:
+        gap = low - segment.top
+        if gap > 0.5 * segment.size and (best is None or gap > best[0]):
+            best = (gap, (low + segment.top) / 2)
+        low = min(low, segment.bottom)
+    return best
+
+
+def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, float] | None:
+    """(width, x) of a gutter between text columns: no segment crosses it, running text on both sides.
+
+    A table leaves gutters too; its cells line up in rows across the gutter and are narrow,
+    so a gutter whose sides share most of their baselines is only cut when both sides are
+    made of wide lines of text.
+    """
+    spans = sorted((s.x0, s.x1) for s in segments)
+    best: tuple[float, float] | None = None
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        gap = x0 - reach
+        if gap > 6 and 0.2 * width < (reach + x0) / 2 < 0.8 * width:
+            x = (reach + x0) / 2
+            left = [s for s in segments if s.x1 <= x]
+            right = [s for s in segments if s.x0 >= x]
+            if len(left) >= 2 and len(right) >= 2 and (best is None or gap > best[0]):
+                baselines = {round(s.bottom) for s in right}
+                aligned = sum(any(abs(round(s.bottom) - b) <= 1 for b in baselines) for s in left) / len(left)
+                textual = all(
+                    len(side) >= 4 and statistics.median(s.x1 - s.x0 for s in side) > 0.3 * width for side in (left, right)
+                )
+                if aligned < 0.5 or textual:
+                    best = (gap, x)
+        reach = max(reach, x1)
+    return best
+
+
+def _group_callouts(page: _Page, body_size: float) -> None:
+    """Make each key figure (« 59 % » set very large) one segment with its caption.
+
+    Designed reports print the caption beside the figure or under it, often in a grid of
+    figures: grouped before the reading order is decided, each figure and its caption read as
+    one sentence wherever the grid puts them.
+    """
+    segments = page.segments
+    figures = [s for s in segments if s.size >= 1.6 * body_size and FIGURE_ONLY.match(s.text)]
+    taken: set[int] = set()
+    for figure in figures:
+        free = [s for s in segments if s is not figure and id(s) not in taken and s.size < 1.6 * body_size and s not in figures]
+        beside = [
+            s for s in free
+            if figure.x1 - 2 <= s.x0 <= figure.x1 + 4 * body_size and s.top <= figure.top + body_size and s.bottom >= figure.bottom - 2 * body_size
+        ]
+        below = [
+            s for s in free
+            if figure.x0 - body_size <= s.x0 <= figure.x0 + 2 * body_size and 0 <= figure.bottom - s.top < 2.5 * body_size
+        ]
+        candidates = beside or below
+        if not candidates:
+            continue
+        first = max(candidates, key=lambda s: s.top)
+        caption = [first]
+        while not caption[-1].text.endswith((".", "!", "?", "…")):
+            following = [
+                s for s in free
+                if s not in caption and abs(s.x0 - first.x0) < body_size and 0 < caption[-1].top - s.top < 1.8 * s.size
+            ]
+            if not following:
+                break
+            caption.append(max(following, key=lambda s: s.top))
+        text = figure.text
+        for line in caption:
+            text = text[:-1] + line.text if text[-1:] in HYPHENS and line.text[:1].islower() else f"{text} {line.text}"
+        parts = [figure, *caption]
+        merged = Segment(
+            text=text, x0=min(p.x0 for p in parts), x1=max(p.x1 for p in parts), top=max(p.top for p in parts),
+            bottom=min(p.bottom for p in parts), size=caption[0].size, bold=False, italic=False, page=figure.page,
+            chars=sum(p.chars for p in parts),
+        )
+        taken.update(id(p) for p in parts)
+        segments.append(merged)
+    page.segments = [s for s in segments if id(s) not in taken]
+
+
+# --------------------------------------------------------------------------------------------
+# headings
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+
+
+@dataclass
+class _OutlineEntry:
+    level: int
+    title: str
+    page: int | None  # 1-based
+    top: float | None
+
+
+def _outline(reader) -> list[_OutlineEntry]:
+    entries: list[_OutlineEntry] = []
+
+    def walk(items, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item) + 1
+            except Exception:  # noqa: BLE001 - a broken destination keeps its title
+                page = None
+            top = item.get("/Top") if hasattr(item, "get") else None
+            title = collapse(normalize(str(getattr(item, "title", "") or "")))
+            if title:
+                entries.append(_OutlineEntry(level, title, page, float(top) if isinstance(top, (int, float)) else None))
+
+    try:
+        walk(reader.outline, 1)
+    except Exception:  # noqa: BLE001 - an unreadable outline: fall back to font sizes
+        return []
+    return entries
+
+
+def _split_at(text: str, letters: int) -> tuple[str, str]:
+    """(first part holding ``letters`` alphanumerics, rest)."""
+    seen = 0
+    for index, char in enumerate(text):
+        if char.isalnum():
+            seen += 1
+            if seen == letters:
+                return text[: index + 1], text[index + 1 :]
+    return text, ""
+
+
+def _apply_outline(pages: list[_Page], outline: list[_OutlineEntry]) -> int:
+    """Mark the segments each outline entry titles; returns how many entries were found."""
+    found = 0
+    for entry in outline:
+        wanted = _alnum(_NUMBERING.sub("", entry.title))
+        if not wanted:
+            continue
+        candidates = [p for p in pages if entry.page is None or p.number in (entry.page, entry.page + 1)]
+        match = None
+        for page in candidates:
+            segments = page.segments
+            best: tuple[float, int] | None = None
+            for index, segment in enumerate(segments):
+                if segment.heading is not None:
+                    continue
+                text = _alnum(_NUMBERING.sub("", segment.text))
+                if text and (text.startswith(wanted) or (len(text) >= 8 and wanted.startswith(text))):
+                    distance = abs(segment.top - entry.top) if entry.top is not None and page.number == entry.page else 0.0
+                    if best is None or distance < best[0]:
+                        best = (distance, index)
+            if best is not None:
+                match = (page, best[1])
+                break
+        if match is None:
+            continue
+        page, index = match
+        found += 1
+        _mark_heading(page, index, wanted, entry)
+    return found
+
+
+def _mark_heading(page: _Page, index: int, wanted: str, entry: _OutlineEntry) -> None:
+    """Turn segments[index] (and the next ones, for a title on two lines) into the heading."""
+    segments = page.segments
+    segment = segments[index]
+    number = _NUMBERING.match(segment.text)
+    prefix_letters = len(_alnum(number.group(0))) if number else 0
+    text_letters = len(_alnum(segment.text))
+    if text_letters - prefix_letters > len(wanted):  # a run-in heading: the paragraph follows
+        head, rest = _split_at(segment.text, prefix_letters + len(wanted))
+        head = head + rest[: len(rest) - len(rest.lstrip("?!.:… "))]
+        rest = rest.lstrip("?!.:… ")
+        segments.insert(index + 1, Segment(rest, segment.x0, segment.x1, segment.top, segment.bottom, segment.size, False, segment.italic, segment.page, len(rest)))
+        segment.text = head
+    segment.heading = entry.level
+    segment.text = entry.title
+    covered = text_letters - prefix_letters
+    following = index + 1
+    while covered < len(wanted) and following < len(segments):
+        nxt = segments[following]
+        more = _alnum(nxt.text)
+        if not more or not wanted[covered:].startswith(more[: max(1, min(len(more), len(wanted) - covered))]):
+            break
+        if len(more) > len(wanted) - covered:  # the title ends inside this line
+            head, rest = _split_at(nxt.text, len(wanted) - covered)
+            nxt.text = rest.lstrip("?!.:… ")
+            covered = len(wanted)
+            break
+        covered += len(more)
+        del segments[following]
+
+
+def _font_headings(pages: list[_Page], body_size: float) -> None:
+    """Heading levels from font sizes: larger than the body text, or bold and slightly larger."""
+    sizes: Counter[float] = Counter()
+    bold_sizes: set[float] = set()
+    for page in pages:
+        for s in page.segments:
+            sizes[s.size] += s.chars
+            if s.bold:
+                bold_sizes.add(s.size)
+    heading_sizes = sorted(
+        {s for s in sizes if s >= body_size * 1.15 or (s > body_size * 1.04 and s in bold_sizes)}, reverse=True
+    )
+    # A largest size used only on the first page is the document title: it ranks with the
+    # top-level headings, so the first real heading replaces it (as "# Title" does in Markdown).
+    title_size = None
+    if len(heading_sizes) > 1 and all(s.size != heading_sizes[0] for p in pages[1:] for s in p.segments):
+        title_size = heading_sizes.pop(0)
+    for page in pages:
+        for s in page.segments:
+            # A heading is short and does not end a sentence; italics larger than the text are
+            # a pull quote, not a title.
+            if len(s.text) >= 200 or FIGURE_ONLY.match(s.text) or s.italic or re.search(r"(?<!\.)\.$|[»\";,]$", s.text):
+                continue
+            if s.size == title_size:
+                s.heading = 1
+            elif s.size in heading_sizes:
+                s.heading = heading_sizes.index(s.size) + 1
+
+
+# --------------------------------------------------------------------------------------------
+# segments -> blocks
+
+
+class _Assembler:
+    """Walks a page's segments in reading order and emits paragraphs, lists, tables, call-outs."""
+
+    def __init__(self, title: str, body_size: float, hyphenated: set[str], words: set[str]):
+        self.title = title
+        self.body_size = body_size
+        self.hyphenated = hyphenated  # compounds the document writes with a hyphen mid-line
+        self.words = words
+        self.path: list[tuple[int, str]] = []
+        self.blocks: list[Block] = []
+        self.merge_headings = True  # font-size headings come line by line; outline ones are whole
+        self._heading_open = False
+
+    def section(self) -> str:
+        return " > ".join(t for _, t in self.path) if self.path else self.title
+
+    # -- text joining ---------------------------------------------------------------------------
+
+    def join(self, text: str, line: str) -> str:
+        """Append a line to running text, rejoining a word hyphenated at the line end."""
+        if not text:
+            return line
+        if text[-1] in HYPHENS and len(text) > 1 and text[-2].isalpha() and line[:1].isalpha() and line[:1].islower():
+            head = re.search(r"(\w+)[" + HYPHENS + r"]$", text)
+            tail = re.match(r"\w+", line)
+            if head and tail:
+                compound = f"{head.group(1)}-{tail.group(0)}".lower()
+                joined = f"{head.group(1)}{tail.group(0)}".lower()
+                if compound in self.hyphenated and joined not in self.words:
+                    return text[:-1] + "-" + line
+            return text[:-1] + line
+        return f"{text} {line}"
+
+    # -- emitting -------------------------------------------------------------------------------
+
+    def emit(self, text: str, page: int, role: str = "text") -> None:
+        text = collapse(normalize(text))
+        if text:
+            self.blocks.append(Block(text=text, page=page, section=self.section(), role=role))  # type: ignore[arg-type]
+
+    def heading(self, segment: Segment) -> None:
+        level = segment.heading or 1
+        text = collapse(normalize(segment.text))
+        if self.merge_headings and self.path and self.path[-1][0] == level and getattr(self, "_heading_open", False):
+            self.path[-1] = (level, f"{self.path[-1][1]} {text}")  # a heading on two lines
+        else:
+            self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, text)]
+        self._heading_open = True
+
+    def page(self, page: _Page) -> None:
+        self.blocks_on_page = False
+        lines = _lines(page.segments)
+        spacing = _line_spacing(lines, self.body_size)
+        paragraph: list[Segment] = []
+        items: list[str] = []
+        bullet_x: float | None = None
+        last: Segment | None = None
+        quote_before_list = False
+
+        def flush_paragraph() -> None:
+            nonlocal quote_before_list
+            if not paragraph:
+                return
+            lead = 0
+            while lead < len(paragraph) and paragraph[lead].bold:
+                lead += 1
+            label = " ".join(s.text for s in paragraph[:lead])
+            if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")):
+                self.emit(label, page.number, "label")  # a box title: "Lexique : Schéma de données"
+                del paragraph[:lead]
+            text = ""
+            for seg in paragraph:
+                text = self.join(text, seg.text)
+            italic = all(s.italic for s in paragraph)
+            caption = _under_figure(paragraph[0], page, self.body_size) and (italic or bool(FIGURE_LABEL.match(text)))
+            if not self.blocks_on_page and self.blocks and self.blocks[-1].role == "text" and _continues(self.blocks[-1].text, text):
+                self.blocks[-1].text = self.join(self.blocks[-1].text, text)  # a paragraph goes on over the page
+            else:
+                self.emit(text, page.number, "caption" if caption else "text")
+            self.blocks_on_page = True
+            quote_before_list = italic and not caption
+            paragraph.clear()
+
+        def flush_list() -> None:
+            nonlocal bullet_x
+            cleaned = [collapse(normalize(i)) for i in items if collapse(i)]
+            if len(cleaned) == 1 and quote_before_list and self.blocks and self.blocks[-1].role == "text":
+                self.blocks[-1].text += f" — {cleaned[0]}"  # a pull quote's attribution line
+            elif cleaned:
+                self.blocks.append(Block(page=page.number, section=self.section(), role="list", items=cleaned))
+                self.blocks_on_page = True
+            items.clear()
+            bullet_x = None
+
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            first = line[0]
+            if first.heading is not None:
+                flush_paragraph()
+                flush_list()
+                for seg in line:
+                    self.heading(seg)
+                last = None
+                index += 1
+                continue
+            self._heading_open = False
+            table_end, header_lines = _table_end(lines, index, spacing), 1
+            if table_end is None and index + 1 < len(lines) and _header_continues(line, lines[index + 1]):
+                table_end, header_lines = _table_end(lines, index + 1, spacing), 2  # a header on two lines
+            if table_end is not None:
+                flush_paragraph()
+                flush_list()
+                self.table(lines[index:table_end], page, header_lines)
+                index = table_end
+                last = None
+                continue
+            for seg in line:
+                bullet = BULLET.match(seg.text)
+                if bullet and len(seg.text) > len(bullet.group(0)):
+                    flush_paragraph()
+                    items.append(seg.text[bullet.end():])
+                    bullet_x = seg.x0
+                elif items and bullet_x is not None and not _new_paragraph(last, seg, spacing, indent=False) and (
+                    seg.x0 >= bullet_x + 0.5 * seg.size
+                    or (abs(seg.x0 - bullet_x) < 0.5 * seg.size and not items[-1].rstrip().endswith((".", ";", "!", "?")))
+                ):
+                    items[-1] = self.join(items[-1], seg.text)  # the item goes on, on the next line
+                else:
+                    if items:
+                        flush_list()
+                    if _new_paragraph(paragraph[-1] if paragraph else None, seg, spacing):
+                        flush_paragraph()
+                    paragraph.append(seg)
+                last = seg
+            index += 1
+        flush_paragraph()
+        flush_list()
+
+    def table(self, lines: list[list[Segment]], page: _Page, header_lines: int = 1) -> None:
+        """A table: the first line is the header; rows start where the first column starts a cell.
+
+        When rows are separated by more space than the lines inside a cell, only that larger
+        gap starts a row (cells then hold several lines); otherwise every line is a row.
+        """
+        columns = sorted(s.x0 for s in lines[header_lines - 1])
+        header = ["" for _ in columns]
+        for line in lines[:header_lines]:
+            for seg in line:
+                col = _column(seg, columns)
+                header[col] = self.join(header[col], seg.text)
+        body = [seg for line in lines[header_lines:] for seg in line]
+        # Cells: consecutive lines of one column, unless a wider gap separates them. When no
+        # gap is wider than the others, every line is a row of its own.
+        by_column: dict[int, list[Segment]] = {}
+        for seg in body:
+            by_column.setdefault(_column(seg, columns), []).append(seg)
+        steps = [a.top - b.top for segs in by_column.values() for a, b in zip(segs, segs[1:]) if a.top - b.top > 0.5 * b.size]
+        pitch = min(steps) if steps else 0.0
+        spaced = any(step > 1.15 * pitch for step in steps)
+        cells: dict[int, list[tuple[float, str]]] = {}
+        for col, segs in by_column.items():
+            for previous, seg in zip([None, *segs], segs):
+                if previous is None or not spaced or previous.top - seg.top > 1.15 * pitch:
+                    cells.setdefault(col, []).append((seg.top, seg.text))
+                else:
+                    top, text = cells[col][-1]
+                    cells[col][-1] = (top, self.join(text, seg.text))
+        anchor = 0 if 0 in cells else max(cells, key=lambda c: len(cells[c]))
+        starts = [top for top, _ in cells[anchor]]
+        rows = [["" for _ in columns] for _ in starts]
+        for col, column_cells in cells.items():
+            for top, text in column_cells:
+                row = max([i for i, start in enumerate(starts) if start >= top - 2] or [0])
+                rows[row][col] = self.join(rows[row][col], text)
+        clean = lambda cells: [collapse(normalize(c)) for c in cells]  # noqa: E731
+        rows = [clean(r) for r in rows if any(c.strip() for c in r)]
+        self.blocks.append(Block(page=page.number, section=self.section(), role="table", header=clean(header), rows=rows))
+        self.blocks_on_page = True
+
+
+def _continues(previous: str, text: str) -> bool:
+    """``text``, first on its page, finishes the paragraph the previous page left open."""
+    return bool(text) and text[0].islower() and (previous[-1:] in HYPHENS or not previous.endswith(_SENTENCE_END))
+
+
+def _column(segment: Segment, columns: list[float]) -> int:
+    """The column whose start is the closest at or before the segment's start."""
+    fitting = [i for i, start in enumerate(columns) if segment.x0 >= start - 4]
+    return fitting[-1] if fitting else 0
+
+
+def _lines(segments: list[Segment]) -> list[list[Segment]]:
+    """Segments in reading order grouped by line (same baseline, left to right)."""
+    lines: list[list[Segment]] = []
+    for segment in segments:
+        if (
+            lines
+            and segment.heading is None
+            and lines[-1][0].heading is None
+            and abs(lines[-1][-1].bottom - segment.bottom) < 0.35 * segment.size
+            and segment.x0 > lines[-1][-1].x1
+        ):
+            lines[-1].append(segment)
+        else:
+            lines.append([segment])
+    return lines
+
+
+def _line_spacing(lines: list[list[Segment]], body_size: float) -> float:
+    pitches = [
+        a[0].top - b[0].top
+        for a, b in zip(lines, lines[1:])
+        if 0 < a[0].top - b[0].top < 2.5 * max(a[0].size, b[0].size)
+    ]
+    return statistics.median(pitches) if pitches else body_size * 1.4
+
+
+def _table_end(lines: list[list[Segment]], index: int, spacing: float) -> int | None:
+    """End (exclusive) of a table starting at ``lines[index]``, or None when it is not a table.
+
+    A table starts with a line of two or more short cells (its header) and goes on while every
+    segment of every line fits inside one of the header's columns.
+    """
+    head = lines[index]
+    if len(head) < 2 or any(len(s.text) > 60 or s.text.endswith((".", ":", ";", ",")) for s in head):
+        return None
+    columns = sorted(s.x0 for s in head)
+
+    def fits(segment: Segment) -> bool:
+        col = _column(segment, columns)
+        if segment.x0 < columns[0] - 4:
+            return False
+        return col == len(columns) - 1 or segment.x1 <= columns[col + 1] + 2
+
+    end = index + 1
+    multi = 0
+    while end < len(lines):
+        line = lines[end]
+        if line[0].heading is not None or lines[end - 1][0].top - line[0].top > 3 * spacing:
+            break
+        if not all(fits(s) for s in line):
+            break
+        multi += len(line) >= 2
+        end += 1
+    return end if end - index >= 2 and multi >= 1 else None
+
+
+def _header_continues(line: list[Segment], head: list[Segment]) -> bool:
+    """``line`` is the first line of a two-line table header whose second line is ``head``."""
+    if len(head) < 2 or line[0].heading is not None or any(s.text.endswith((".", ":", ";")) for s in line):
+        return False
+    columns = sorted(s.x0 for s in head)
+    return line[0].top - head[0].top < 1.6 * line[0].size and all(any(abs(s.x0 - c) < 4 for c in columns) for s in line)
+
+
+def _new_paragraph(previous: Segment | None, segment: Segment, spacing: float, indent: bool = True) -> bool:
+    if previous is None:
+        return False
+    gap = previous.top - segment.top
+    if gap > 1.45 * spacing or gap < -0.5 * spacing:
+        return True
+    if previous.italic != segment.italic or abs(previous.size - segment.size) > 0.12 * previous.size:
+        return True
+    if indent and segment.x0 > previous.x0 + 1.2 * segment.size and previous.text.endswith(_SENTENCE_END):
+        return True  # first-line indent
+    return False
+
+
+def _under_figure(segment: Segment, page: _Page, body_size: float) -> bool:
+    """The paragraph starts right under (or over, for captions set above) a picture or a chart."""
+    for x0, bottom, x1, top in page.figures:
+        overlaps = segment.x0 < x1 and segment.x1 > x0
+        if overlaps and (0 <= bottom - segment.top < 3 * body_size or 0 <= segment.bottom - top < 2 * body_size):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def _open(path: Path):
+    """(pypdf reader, pdfium document); raises LoaderError for encrypted or broken files."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    from . import LoaderError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings duplicate our one-line errors
+    encrypted = "PDF chiffré (protégé par mot de passe) : retirez la protection puis réessayez"
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LoaderError(encrypted)
+            except (FileNotDecryptedError, DependencyError, NotImplementedError) as error:
+                raise LoaderError(encrypted) from error
+        len(reader.pages)
+    except LoaderError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, IndexError, RecursionError) as error:
+        reason = collapse(str(error))[:120] or type(error).__name__
+        raise LoaderError(f"PDF illisible (corrompu ou tronqué) : {reason}") from error
+    except Exception as error:  # pypdf raises many kinds of errors on broken files
+        raise LoaderError(f"PDF illisible (corrompu ou tronqué) : {type(error).__name__}") from error
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as error:
+        raise LoaderError(f"PDF illisible (corrompu ou tronqué) : {collapse(str(error))[:120]}") from error
+    return reader, document
+
+
+def load_pdf(path: Path) -> LoadedDocument:
+    from . import LoaderError, _year_in
+
+    reader, document = _open(path)
+    try:
+        page_count = len(document)
+        if page_count == 0:
+            raise LoaderError("PDF illisible (corrompu ou tronqué) : aucune page")
+        pages = []
+        for index in range(page_count):
+            page = document[index]
+            pages.append(_Page(index + 1, page.get_width(), page.get_height(), _page_segments(page, index + 1), _figure_regions(page)))
+    finally:
+        document.close()
+    if sum(len(s.text) for p in pages for s in p.segments) < 20:
+        raise LoaderError("PDF sans couche texte (document scanné ?) : l'OCR n'est pas pris en charge")
+
+    _drop_furniture(pages)
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for s in page.segments:
+            sizes[s.size] += s.chars
+    body_size = sizes.most_common(1)[0][0] if sizes else 10.0
+    for page in pages:
+        _group_callouts(page, body_size)
+        page.segments = _xy_cut(page.segments, page.width)
+    outline = _outline(reader)
+    from_outline = bool(outline) and _apply_outline(pages, outline) >= max(1, len(outline) // 3)
+    if not from_outline:
+        for page in pages:
+            for s in page.segments:
+                s.heading = None
+        _font_headings(pages, body_size)
+
+    metadata = reader.metadata or {}
+    title = collapse(normalize(str(metadata.get("/Title") or ""))) if metadata else ""
+    if not title and pages and pages[0].segments:
+        largest = max(pages[0].segments, key=lambda s: s.size)
+        title = collapse(normalize(largest.text))
+    hyphenated, words = _vocabulary(pages)
+    assembler = _Assembler(title or path.stem, body_size, hyphenated, words)
+    assembler.merge_headings = not from_outline
+    for page in pages:
+        assembler.page(page)
+    info = DocumentInfo(
+        doc_id=path.stem,
+        title=title or path.stem,
+        year=_year_in(title, metadata.get("/Subject") if metadata else None),
+        source=str(path.resolve()),
+        publisher=collapse(str(metadata.get("/Author"))) if metadata and metadata.get("/Author") else None,
+    )
+    return LoadedDocument(info=info, blocks=tidy(assembler.blocks), pages=page_count)
+
+
+def _vocabulary(pages: list[_Page]) -> tuple[set[str], set[str]]:
+    """Hyphenated compounds written mid-line, and all words, across the document."""
+    hyphenated: set[str] = set()
+    words: set[str] = set()
+    pattern = re.compile(r"\w+(?:[" + HYPHENS + r"]\w+)+")
+    for page in pages:
+        for segment in page.segments:
+            text = segment.text.rstrip(HYPHENS)
+            for match in pattern.finditer(text):
+                hyphenated.add(re.sub("[" + HYPHENS + "]", "-", match.group(0)).lower())
+            words.update(w.lower() for w in re.findall(r"\w+", text))
+    return hyphenated, words

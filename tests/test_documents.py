@@ -1,0 +1,216 @@
+"""Documents as publishers ship them: typeset PDFs, published web pages, Markdown with
+admonitions, lists and tables, and a designed note-like PDF. What a reader would notice:
+words keep their spaces, hyphenated words are whole, page furniture is gone, sections carry
+the real titles, and lists, table rows, admonitions and quotes can be quoted."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from ingest.chunking import chunk_document
+from ingest.loaders import load_document
+from ingest.models import Chunk
+
+from .conftest import FIXTURES
+from .note_pdf import ATTRIBUTION, CALLOUT_BELOW, CALLOUT_BESIDE, HEADER, QUOTE, make_note_pdf
+
+QUALITE_PDF = FIXTURES / "etalab-guide-qualite-extrait.pdf"
+QUALITE_MD = FIXTURES / "etalab-qualite-preparer-le-jeu-de-donnees.md"
+QUALITE_HTML = FIXTURES / "etalab-qualite-preparer-le-jeu-de-donnees-page.html"
+LOGICIELS_PDF = FIXTURES / "etalab-guide-logiciels.pdf"
+SCHEMAS_MD = FIXTURES / "etalab-schemas-phase-construction.md"
+
+
+def chunks_of(path: Path) -> list[Chunk]:
+    return chunk_document(load_document(path), "test")
+
+
+def quotable(chunks: list[Chunk]) -> list[str]:
+    return [u.text for c in chunks for u in c.units if u.quotable]
+
+
+def folded(text: str) -> str:
+    """Letters and digits only, lower case: the same sentence whatever the typography."""
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold().replace("’", "'")))
+
+
+@pytest.fixture(scope="module")
+def qualite_pdf() -> list[Chunk]:
+    return chunks_of(QUALITE_PDF)
+
+
+# --------------------------------------------------------------------------------------------
+# typeset PDF (pandoc + LaTeX)
+
+
+def test_typeset_pdf_words_keep_their_spaces_and_hyphenated_words_are_whole(qualite_pdf):
+    text = " ".join(c.text for c in qualite_pdf)
+    words = re.findall(r"[^\W\d_]+", text)
+    glued = [w for w in words if len(w) > 25]
+    assert len(words) > 2000
+    assert len(glued) * 200 < len(words), glued[:10]
+    assert "Dans cette situation, il est nécessaire de réaliser une extraction des données" in text
+    line_end_hyphens = re.findall(r"[a-zà-ÿ][-‐‑] [a-zà-ÿ]+", text)
+    assert len(line_end_hyphens) <= 3, line_end_hyphens
+    assert "documentation automatiquement" in text  # « docu‑ / mentation » in the PDF
+
+
+def test_typeset_pdf_drops_contents_headers_footers_and_page_numbers(qualite_pdf):
+    text = " ".join(c.text for c in qualite_pdf)
+    assert not re.search(r"(?:\. ?){5,}", text), "dot leaders of the table of contents"
+    assert "Table des matières" not in text
+    assert "Consultez la dernière version de ce guide" not in text  # running footer
+    assert "27/05/2024" not in " ".join(c.text for c in qualite_pdf if c.page and c.page > 1)  # running header
+
+
+def test_typeset_pdf_sections_are_the_outline_titles(qualite_pdf):
+    sections = {c.section for c in qualite_pdf}
+    assert "Préparer le jeu de données > La structure du jeu de données > Cas 1 - La structure des données correspond à un schéma de données existant" in sections
+    assert "Introduction > Le partage des données" in sections
+    assert not any(re.search(r"[a-zé]{26,}", s) for s in sections), sections
+
+
+def test_typeset_pdf_list_stays_with_its_lead_in(qualite_pdf):
+    units = quotable(qualite_pdf)
+    lead_in = next(u for u in units if u.startswith("Deux approches sont envisageables :"))
+    assert "schéma de données existant" in lead_in and "Un travail de modélisation est nécessaire" in lead_in
+
+
+def test_typeset_pdf_table_rows_carry_their_headers(qualite_pdf):
+    rows = [u.text for c in qualite_pdf for u in c.units if u.kind == "row"]
+    assert any(r.startswith("Type de données : Données tabulaires ; Formats conseillés : CSV") for r in rows), rows
+
+
+def test_pdf_numbered_list_continues_over_its_second_line():
+    units = quotable(chunks_of(LOGICIELS_PDF))
+    criteria = next(u for u in units if u.startswith("Nous proposons trois critères :"))
+    assert "(ou un logiciel « monolithique » sans utilité pour d’autres logiciels libres)" in criteria
+    assert "Le logiciel répond-il a un besoin générique" in criteria
+
+
+# --------------------------------------------------------------------------------------------
+# one chapter, three formats
+
+
+@pytest.mark.parametrize("other", [QUALITE_PDF, QUALITE_HTML], ids=["pdf", "html"])
+def test_the_same_chapter_gives_the_same_passages_from_md_html_and_pdf(other):
+    md_units = quotable(chunks_of(QUALITE_MD))
+    haystack = folded(" ".join(c.text for c in chunks_of(other)))
+    found = [u for u in md_units if folded(u) in haystack]
+    assert len(md_units) > 50
+    assert len(found) >= 0.9 * len(md_units), [u for u in md_units if u not in found][:10]
+
+
+def test_the_same_chapter_has_the_same_sections_in_md_and_html():
+    def sections(path: Path) -> list[str]:
+        return list(dict.fromkeys(b.section for b in load_document(path).blocks))
+
+    assert sections(QUALITE_HTML) == sections(QUALITE_MD)
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown and HTML structure
+
+
+def test_admonition_bodies_are_quotable_with_their_title_as_label():
+    chunks = chunks_of(SCHEMAS_MD)
+    units = [(u.kind, u.text) for c in chunks for u in c.units]
+    assert ("label", "Lexique : Standard") in units
+    definition = next(c for c in chunks if "destiné à harmoniser l’activité d’un secteur" in c.text)
+    assert definition.text.startswith("Lexique : Standard"), "the label opens the chunk of its body"
+    assert any(k == "sentence" and "un modèle de départ" in t for k, t in units)  # ::: tip body
+    assert "Exemples à votre disposition" in {t for k, t in units if k == "label"}
+
+
+def test_markdown_list_stays_with_its_lead_in_and_long_lists_repeat_it():
+    units = quotable(chunks_of(SCHEMAS_MD))
+    parts = [u for u in units if u.startswith("Les principaux standards techniques sont les suivants :")]
+    assert parts and all(len(p) <= 450 for p in parts)
+    assert "Table Schema : adapté pour la description de données tabulaires" in parts[0]
+    assert "XML Schema Definition (XSD)" in " ".join(parts)
+    assert not any(u.startswith("XML Schema Definition") for u in units), "no item quoted without its lead-in"
+
+
+@pytest.mark.parametrize("path", [QUALITE_MD, QUALITE_HTML], ids=["md", "html"])
+def test_table_rows_carry_their_column_headers(path):
+    rows = [u.text for c in chunks_of(path) for u in c.units if u.kind == "row"]
+    assert len(rows) == 4
+    assert any(r.startswith("Type de données : Données hiérarchiques ; Formats conseillés : JSON / XML / YAML") for r in rows), rows
+
+
+def test_html_page_keeps_custom_blocks_and_leaves_navigation_out():
+    document = load_document(QUALITE_HTML)
+    text = " ".join(b.plain_text() for b in document.blocks)
+    assert "Séparateurs décimaux" in {b.text for b in document.blocks if b.role == "label"}
+    assert "il est nécessaire d’encapsuler chaque champ entre des guillemets" in text
+    assert "Lexique : Schéma de données" in {b.text for b in document.blocks if b.role == "label"}
+    assert document.info.title == "Préparer le jeu de données"
+
+
+def test_unclosed_fence_or_div_is_closed_at_the_next_heading_with_a_warning(tmp_path):
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "# Guide\n\n::: tip Attention\nUn conseil utile sur les données ouvertes.\n\n"
+        "## Suite\n\nLa suite du guide reste indexée après le bloc non fermé.\n\n"
+        "```python\nprint('code')\n\n## Fin\n\nLe dernier paragraphe est lu lui aussi.\n",
+        encoding="utf-8",
+    )
+    document = load_document(path)
+    text = " ".join(b.text for b in document.blocks)
+    assert "Un conseil utile" in text and "La suite du guide reste indexée" in text
+    assert "Le dernier paragraphe est lu lui aussi." in text and "print(" not in text
+    assert len(document.warnings) == 2 and all("non fermé" in w for w in document.warnings)
+
+
+def test_italic_paragraph_is_content_unless_it_sits_under_a_figure(tmp_path):
+    path = tmp_path / "temoignage.md"
+    path.write_text(
+        "# Témoignage\n\n*Nous avons ouvert nos données pour que les habitants s'en emparent.*\n\n"
+        "![Graphique](chart.png)\n*Part des communes ayant ouvert leurs données (enquête 2024).*\n",
+        encoding="utf-8",
+    )
+    roles = {b.text: b.role for b in load_document(path).blocks}
+    assert roles["Nous avons ouvert nos données pour que les habitants s'en emparent."] == "text"
+    assert roles["Part des communes ayant ouvert leurs données (enquête 2024)."] == "caption"
+
+
+# --------------------------------------------------------------------------------------------
+# a designed, note-like PDF
+
+
+@pytest.fixture(scope="module")
+def note(tmp_path_factory):
+    made = make_note_pdf(tmp_path_factory.mktemp("note") / "note.pdf")
+    return made, load_document(made.path)
+
+
+def test_note_pdf_reads_each_column_top_to_bottom(note):
+    made, document = note
+    texts = [b.text for b in document.blocks]
+    order = []
+    for paragraph in made.left + made.right:
+        block = next((i for i, t in enumerate(texts) if paragraph in t), None)
+        assert block is not None, f"paragraph cut or mixed with the other column: {paragraph[:60]}"
+        order.append(block)
+    assert order == sorted(order), "left column first, then the right one"
+
+
+def test_note_pdf_key_figures_come_out_whole_with_their_caption(note):
+    _, document = note
+    units = quotable(chunk_document(document, "test"))
+    for figure, caption in (CALLOUT_BESIDE, CALLOUT_BELOW):
+        assert f"{figure} {caption}" in units, units
+    assert not any(b.section.startswith(("59", "17")) for b in document.blocks), "a figure is not a heading"
+
+
+def test_note_pdf_pull_quote_can_be_quoted_with_its_attribution(note):
+    _, document = note
+    units = quotable(chunk_document(document, "test"))
+    quote = next(u for u in units if QUOTE in u)
+    assert ATTRIBUTION in quote
+    text = " ".join(b.text for b in document.blocks)
+    assert HEADER not in text and not re.search(r"Page \d", text)
