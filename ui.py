@@ -39,6 +39,7 @@ from typing import Any
 import gradio as gr
 
 from assistant import Answer, Assistant, Restart
+from ingest import kinds
 from ingest.settings import ANSWER_MODES, get_settings
 from ingest.pipeline import UPLOAD_EXTENSIONS
 from ingest.store import IndexProblem
@@ -59,13 +60,6 @@ MODE_LABELS = {
     "ollama": "LLM Ollama",
 }
 MODE_SHORT = {"extractive": "extractif", "local": "LLM local", "openai": "OpenAI", "ollama": "Ollama"}
-KIND_LABELS = {
-    "note": "Note de conjoncture",
-    "barometre": "Baromètre",
-    "temoignage": "Témoignage",
-    "annonce": "Annonce",
-    "document": "Document",
-}
 UPLOAD_TYPES = UPLOAD_EXTENSIONS
 CHAT_CONCURRENCY = 2  # 2 CPU cores: retrieval and generation are CPU-bound
 _FEEDBACK_LOCK = threading.Lock()
@@ -121,7 +115,7 @@ def _mode_label(answer: dict[str, Any]) -> str:
 
 
 def _kind_label(kind: str | None) -> str:
-    return KIND_LABELS.get(kind or "", (kind or "document").capitalize())
+    return kinds.tag(kind)
 
 
 def _flag_figures(text: str, figures: list[str]) -> str:

@@ -2,9 +2,7 @@
 
 ``chat_model`` is the single ``match`` on the mode; each backend's import lives in its branch
 so that unused backends cost nothing at start-up. Whatever the model says then goes through
-``ground``: markers that point nowhere are removed, uncited sentences get the passage that
-says them (or are flagged), figures are checked against the cited passages, and a reply that
-declines to answer becomes a clean abstention.
+``assistant.grounding``.
 """
 
 from __future__ import annotations
@@ -13,14 +11,10 @@ import re
 from dataclasses import dataclass
 
 from ingest.settings import Settings
-from ingest.text import split_sentences
 
-from .figures import MARKER, unsupported_figures
-from .lexical import key_terms, tokens
+from ingest.kinds import short_label
+
 from .models import Citation
-
-ABSTAIN_FR = "Les documents indexés ne permettent pas de répondre à cette question."
-ABSTAIN_EN = "The indexed documents do not answer this question."
 
 
 class LLMUnavailable(RuntimeError):
@@ -94,12 +88,9 @@ Nouvelle question : {question}
 Question autonome :"""
 
 
-_KIND_SHORT = {"note": "note de conjoncture", "annonce": "annonce de la note", "barometre": "baromètre", "temoignage": "témoignage"}
-
-
 def passage_header(citation: Citation) -> str:
     """"[2] baromètre 2023, p. 12": what a passage is and when, in a few tokens."""
-    label = _KIND_SHORT.get(citation.kind) or citation.title[:60]
+    label = short_label(citation.kind, citation.title)
     year = f" {citation.year}" if citation.year else ""
     page = f", p. {citation.page}" if citation.page is not None else ""
     return f"[{citation.n}] {label}{year}{page}"
@@ -128,86 +119,3 @@ def condense_messages(question: str, history: list[dict[str, str]]) -> list[tupl
     return [("user", CONDENSE_PROMPT.format(history="\n".join(lines), question=question))]
 
 
-_DECLINES = re.compile(
-    r"ne permett\w* pas de répondre|ne contien\w* pas (?:d'information|l'information|de réponse|de chiffre)|"
-    r"pas d'information (?:sur|concernant|à ce sujet)|ne (?:mentionne|précise|donne|fournit|indique)\w* pas|"
-    r"je ne (?:peux|sais) pas|aucune information|impossible de répondre|do(?:es)? not (?:answer|contain|mention|provide|say)|"
-    r"cannot answer|can't answer|no information|not (?:mentioned|specified|provided) in",
-    re.IGNORECASE,
-)
-
-
-@dataclass
-class Grounded:
-    text: str
-    cited: list[int]  # passage numbers (as given to the model), in order of first citation
-    unsupported: list[str]
-    abstained: bool
-
-
-def declines(text: str) -> bool:
-    return bool(_DECLINES.search(text))
-
-
-def ground(reply: str, passages: list[str], language: str, strict: bool = False, question: str = "") -> Grounded:
-    """Check a model reply against the passages it was given (numbered from 1, headers included)."""
-    reply = reply.strip().strip('"').strip()
-    abstain_text = ABSTAIN_EN if language == "en" else ABSTAIN_FR
-    if not reply or (declines(reply) and len(reply) < 400):
-        return Grounded(abstain_text, [], [], True)
-
-    def keep_valid(match: re.Match[str]) -> str:
-        numbers = [int(x) for x in re.split(r"\s*[,;]\s*", match.group(1))]
-        valid = [n for n in numbers if 1 <= n <= len(passages)]
-        return "".join(f"[{n}]" for n in dict.fromkeys(valid))
-
-    reply = MARKER.sub(keep_valid, reply)
-    leading = re.match(r"^\s*((?:\[\d+\])+)\s*(\S.*)$", reply, re.DOTALL)
-    sentences = split_sentences(leading.group(2) if leading else reply)
-    if leading and sentences:  # "[1] 17 % des…" reads better as "17 % des… [1]."
-        sentences[0] = _append_markers(sentences[0], [int(n) for n in re.findall(r"\d+", leading.group(1))])
-    repaired: list[str] = []
-    for sentence in sentences:
-        if not MARKER.search(sentence):
-            best = _best_passage(sentence, passages)
-            if best is not None:
-                sentence = _append_markers(sentence, [best])
-        repaired.append(sentence)
-
-    cited: list[int] = []
-    for match in MARKER.finditer(" ".join(repaired)):
-        for n in re.split(r"\s*[,;]\s*", match.group(1)):
-            if int(n) not in cited:
-                cited.append(int(n))
-    unsupported = unsupported_figures(" ".join(repaired), [passages[n - 1] for n in cited], question)
-    if strict and unsupported:
-        repaired = [s for s in repaired if not unsupported_figures(s, [passages[n - 1] for n in cited], question)]
-        unsupported = []
-    text = re.sub(r"\s+(\[\d+\])", r" \1", " ".join(repaired)).strip()
-    return Grounded(text, cited, unsupported, False)
-
-
-def _best_passage(sentence: str, passages: list[str]) -> int | None:
-    """The passage that shares most key terms with an uncited sentence (None if none is close)."""
-    terms = set(key_terms(sentence))
-    if not terms:
-        return None
-    scores = [len(terms & set(tokens(p))) / len(terms) for p in passages]
-    best = max(range(len(passages)), key=lambda i: scores[i]) if passages else None
-    return best + 1 if best is not None and scores[best] >= 0.5 else None
-
-
-def _append_markers(sentence: str, numbers: list[int]) -> str:
-    markers = "".join(f"[{n}]" for n in numbers)
-    match = re.search(r"([.!?…]+)\s*$", sentence)
-    if match:
-        return f"{sentence[: match.start()]} {markers}{match.group(1)}"
-    return f"{sentence} {markers}"
-
-
-def renumber(text: str, cited: list[int]) -> str:
-    """Markers renumbered 1..m in order of first citation (citations list uses the same order)."""
-    mapping = {old: new for new, old in enumerate(cited, start=1)}
-    return MARKER.sub(
-        lambda m: "".join(f"[{mapping[int(x)]}]" for x in re.split(r"\s*[,;]\s*", m.group(1)) if int(x) in mapping), text
-    )

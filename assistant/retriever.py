@@ -10,6 +10,7 @@ the answerer say k different things.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from ingest.embeddings import NoteRagEmbeddings, get_embeddings
 from ingest.settings import Settings
 from ingest.store import Generation, IndexStore, StoredChunk
 
-from .lexical import tokens
+from .lexical import acronyms_in, tokens
 
 
 def idf_table(chunk_tokens: list[list[str]]) -> dict[str, float]:
@@ -49,11 +50,14 @@ class ScoredChunk:
 
 @dataclass
 class SentenceRecord:
+    """A quotable unit of a chunk (a sentence, a list with its lead-in, a table row) and its vector."""
+
     id: str
     chunk_id: str
     text: str
     position: int
     vector: np.ndarray
+    kind: str = "sentence"
 
 
 @dataclass
@@ -64,6 +68,7 @@ class _LoadedGeneration:
     bm25: Any
     idf: dict[str, float]
     filters_values: dict[str, list[Any]] = field(default_factory=dict)
+    acronyms: dict[str, str] = field(default_factory=dict)  # as the indexed documents define them
 
 
 def _where(filters: dict[str, Any] | None) -> dict | None:
@@ -146,7 +151,9 @@ class HybridRetriever:
                 "year": sorted({c.year for c in chunks if c.year is not None}),
                 "doc_id": sorted({c.doc_id for c in chunks}),
             }
-            self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, bm25, idf_table(chunk_tokens), values)
+            self._loaded = _LoadedGeneration(
+                generation, chunks, {c.id: c for c in chunks}, bm25, idf_table(chunk_tokens), values, acronyms_in([c.text for c in chunks])
+            )
             if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
                 self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
@@ -243,6 +250,16 @@ class HybridRetriever:
         where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
         records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
         return [
-            SentenceRecord(id=i, chunk_id=m["chunk_id"], text=d, position=int(m.get("position", 0)), vector=np.asarray(v, dtype=np.float32))
+            SentenceRecord(
+                id=i, chunk_id=m["chunk_id"], text=d, position=int(m.get("position", 0)), vector=np.asarray(v, dtype=np.float32),
+                kind=str(m.get("unit", "sentence")),
+            )
             for i, d, m, v in zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"])
         ]
+
+    @staticmethod
+    def expand_acronyms(query: str, loaded: "_LoadedGeneration") -> str:
+        """The query with the long form of each acronym it uses, as the documents define it ("CSIRT")."""
+        written = re.findall(r"\b[A-ZÀ-Þ][A-ZÀ-Þ0-9&]{1,9}\b", query)  # an acronym is written in capitals
+        found = [loaded.acronyms[w.lower()] for w in dict.fromkeys(written) if w.lower() in loaded.acronyms]
+        return " ".join([query, *found])

@@ -1,9 +1,11 @@
-"""The Assistant: question -> retrieval -> extractive or LLM answer -> grounded Answer.
+"""The Assistant: question analysis -> retrieval -> evidence selection -> answer -> grounding -> Answer.
 
-It composes the components (retriever, extractive answerer, chat models) and owns the policy
-that every mode shares: validate the question, refuse injected instructions, understand
-follow-ups, abstain when the documents do not answer, fall back to the extractive answer when
-an LLM is down, slow or answers without a source. The UI, the CLI and the evals only call it.
+Each stage is one module with one job: ``question`` (what is asked), ``retriever`` (hybrid
+search), ``evidence`` (which units answer, or none: a fitted model), ``extractive`` or
+``llm`` (writing the answer), ``grounding`` (checks any answer passes). This service only
+composes them, and owns the policy every mode shares: validate the question, refuse injected
+instructions, fall back to the extractive answer when an LLM is down, slow or answers without
+a source. The UI, the CLI and the evals only call it.
 """
 
 from __future__ import annotations
@@ -11,52 +13,25 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Iterator
+
+import numpy as np
 
 from ingest.embeddings import NoteRagEmbeddings
 from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_environment
-from ingest.text import split_sentences
 
-from .extractive import Selection, compose, merge_parts, score_sentences, select
-from .figures import find_figures
+from .evidence import EvidenceModel, Gathered, Selection, candidates, decide, load_model
+from .extractive import abstention_text, compose
+from .grounding import ground, renumber, reply_problem
+from .lexical import looks_like_injection, sanitize_passage
+from .llm import LLMUnavailable, chat_model, condense_messages, passage_header, system_and_user
 from .local_llm import runtime_installed as local_runtime_installed
-from .lexical import QuestionAnalysis, analyse, is_follow_up, key_terms, looks_like_injection, sanitize_passage, split_compound
-from .llm import (
-    ABSTAIN_EN,
-    ABSTAIN_FR,
-    LLMUnavailable,
-    chat_model,
-    condense_messages,
-    ground,
-    passage_header,
-    renumber,
-    system_and_user,
-)
 from .models import Answer, Citation, Restart
+from .question import Question, analyse, part_of, turns
 from .retriever import HybridRetriever, ScoredChunk
 
 History = list[dict[str, Any]] | list[str] | None
-
-
-def _turns(history: History) -> list[dict[str, str]]:
-    """History as role/content dicts (plain strings are earlier user questions)."""
-    turns: list[dict[str, str]] = []
-    for item in history or []:
-        if isinstance(item, str):
-            turns.append({"role": "user", "content": item})
-        elif isinstance(item, dict) and item.get("content"):
-            turns.append({"role": str(item.get("role", "user")), "content": str(item["content"])})
-        elif isinstance(item, (list, tuple)) and len(item) == 2:  # (question, answer) pairs
-            turns.append({"role": "user", "content": str(item[0])})
-            if item[1]:
-                turns.append({"role": "assistant", "content": str(item[1])})
-    return turns
-
-
-def _previous_question(question: str, turns: list[dict[str, str]]) -> str | None:
-    """The last user question, when ``question`` is an elliptic follow-up of it."""
-    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), None)
-    return previous if previous and is_follow_up(question) else None
 
 
 class Assistant:
@@ -101,39 +76,42 @@ class Assistant:
 
         Exposed for evaluation: retrieval metrics measure exactly what answers are built from.
         """
-        question, _ = self._validate(question)
+        text, _ = self._validate(question)
         loaded = self.retriever.refresh()
-        return self._retrieve(question, _previous_question(question, _turns(history)), filters, k, kind, loaded)[2]
+        return self._search(analyse(text, history), filters, k, kind, loaded)[1]
 
-    def _retrieve(self, question: str, previous: str | None, filters: dict | None, k: int | None, kind: str | None, loaded):
-        analysis = analyse(question, previous)
-        query = f"{previous} {question}" if previous else question
-        query_vector = self.retriever.embeddings.embed_query_array(query)
-        passages = self.retriever.search(
-            query, k=k, filters=filters, kind=kind, lexical_query=analysis.lexical_query, query_vector=query_vector, loaded=loaded
-        )
-        return analysis, query_vector, passages
+    def gather(self, question: str | Question, history: History = None, filters: dict | None = None, *, k: int | None = None, loaded=None) -> Gathered:
+        """Retrieval and evidence features for ``question``: everything selection decides from.
 
-    def _compound(self, parts, previous, whole: Selection, passages, sentences, filters, loaded):
-        """Answer each sub-question of "quelle part X, et quelle part Y ?" with its own sentence.
-
-        Each part is retrieved and scored on its own (later parts keep the first one as context,
-        for their pronouns); the passages found for the parts join the answer's passages.
+        Exposed for ``python -m evals calibrate``, which fits the evidence model on exactly this.
         """
-        merged = list(passages)
-        known = {p.chunk.id for p in merged}
-        selections = []
-        for index, part in enumerate(parts):
-            context = previous if index == 0 else parts[0]
-            analysis, vector, found = self._retrieve(part, context, filters, 4, None, loaded)
-            fresh = [p for p in found if p.chunk.id not in known]
-            if fresh:
-                merged.extend(fresh)
-                known.update(p.chunk.id for p in fresh)
-                sentences = sentences + self.retriever.sentences([p.chunk.id for p in fresh], loaded)
-            evidence = score_sentences(analysis, vector, merged, sentences, loaded.idf)
-            selections.append(select(analysis, evidence, loaded.idf, 0.0, max_sentences=1))
-        return merge_parts(whole, selections), merged
+        loaded = loaded or self.retriever.refresh()
+        analysed = question if isinstance(question, Question) else analyse(self._validate(question)[0], history)
+        vector, passages = self._search(analysed, filters, k, None, loaded)
+        gathered = Gathered(analysed, passages, self._candidates(analysed, vector, passages, loaded))
+        if len(analysed.parts) > 1:  # "quelle part X, et quelle part Y ?": each part on its own
+            for index in range(len(analysed.parts)):
+                part = part_of(analysed, index)
+                part_vector, part_passages = self._search(part, filters, 4, None, loaded)
+                gathered.parts.append((part, part_passages, self._candidates(part, part_vector, part_passages, loaded)))
+        return gathered
+
+    def _search(self, question: Question, filters: dict | None, k: int | None, kind: str | None, loaded) -> tuple[np.ndarray, list[ScoredChunk]]:
+        query = question.retrieval_query
+        vector = self.retriever.embeddings.embed_query_array(query)
+        passages = self.retriever.search(
+            query, k=k, filters=filters, kind=kind, lexical_query=self.retriever.expand_acronyms(query, loaded), query_vector=vector, loaded=loaded
+        )
+        return vector, passages
+
+    def _candidates(self, question: Question, vector: np.ndarray, passages: list[ScoredChunk], loaded):
+        units = self.retriever.sentences([p.chunk.id for p in passages], loaded)
+        return candidates(question, vector, passages, units, loaded.idf)
+
+    @property
+    def evidence_model(self) -> EvidenceModel:
+        """The fitted model of the index's embedding backend (assistant/weights/<backend>.json)."""
+        return load_model(self.retriever.embeddings.name)
 
     def _model(self, mode: str) -> tuple[Any, str]:
         with self._models_lock:  # the UI answers several questions at once
@@ -165,46 +143,36 @@ class Assistant:
         mode = mode or self.settings.mode
         if mode not in ANSWER_MODES:
             raise ValueError(f"mode inconnu « {mode} » : choisissez parmi {', '.join(ANSWER_MODES)}")
-        question, notices = self._validate(question)
-        turns = _turns(history)
-        previous = _previous_question(question, turns)
-
-        if looks_like_injection(question):
-            analysis = analyse(question)
+        text, notices = self._validate(question)
+        question_ = analyse(text, history)
+        if looks_like_injection(text):
             notices.append("La question contient des consignes adressées à l'assistant : elles ne sont pas suivies.")
-            yield self._abstention(question, analysis, mode, None, notices, {"total": time.perf_counter() - started})
+            yield self._abstention(text, question_, mode, None, notices, {"total": time.perf_counter() - started})
             return
 
-        standalone = question
         model_name = None
-        if mode != "extractive" and previous:
-            try:
+        if mode != "extractive" and question_.is_follow_up:
+            try:  # an LLM rewrites the follow-up as a question that stands alone
                 model, model_name = self._model(mode)
-                standalone = self._condense(model, question, turns) or question
-                previous = None if standalone != question else previous
+                standalone = self._condense(model, text, turns(history))
+                if standalone and standalone != text:
+                    question_ = analyse(standalone)
             except Exception:  # the answer step will report the outage and fall back
                 pass
         retrieval_started = time.perf_counter()
         loaded = self.retriever.refresh()  # one index version for the whole answer
-        analysis, query_vector, passages = self._retrieve(standalone, previous, filters, k, None, loaded)
-        if previous:
-            analysis.previous_answer = next((t["content"] for t in reversed(turns) if t["role"] == "assistant"), None)
-        sentences = self.retriever.sentences([p.chunk.id for p in passages], loaded)
-        evidence = score_sentences(analysis, query_vector, passages, sentences, loaded.idf)
-        selection = select(analysis, evidence, loaded.idf, self.settings.abstain_threshold)
-        parts = split_compound(standalone)
-        if not selection.abstain and len(parts) > 1:
-            selection, passages = self._compound(parts, previous, selection, passages, sentences, filters, loaded)
+        gathered = self.gather(question_, filters=filters, k=k, loaded=loaded)
+        selection = decide(gathered, self._selection_model())
         timings = {"retrieval": time.perf_counter() - retrieval_started}
 
         if selection.abstain:
             timings["total"] = time.perf_counter() - started
-            yield self._abstention(question, analysis, mode, model_name, notices, timings, selection.reason)
+            yield self._abstention(text, question_, mode, model_name, notices, timings, selection.reason)
             return
         if mode != "extractive":
             streamed = False
             try:
-                for event in self._llm_answer(question, standalone, analysis, passages, selection, mode, notices, timings, started):
+                for event in self._llm_answer(text, question_, gathered.all_passages, selection, mode, notices, timings, started):
                     streamed = streamed or bool(isinstance(event, str) and event)
                     yield event
                 return
@@ -212,10 +180,16 @@ class Assistant:
                 notices.append(f"Le mode {mode} n'a pas pu répondre ({_reason(error)}) : réponse extractive à la place.")
                 if streamed:
                     yield Restart()
-        answer = self._extractive_answer(question, analysis, selection, notices, timings, started)
+        answer = self._extractive_answer(text, question_, selection, notices, timings, started)
         answer.fallback_from = None if mode == "extractive" else mode
         yield answer.text
         yield answer
+
+    def _selection_model(self) -> EvidenceModel:
+        model = self.evidence_model
+        if self.settings.abstain_threshold is not None:  # an explicit override of the fitted threshold
+            model = replace(model, abstain_below=self.settings.abstain_threshold)
+        return model
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -235,8 +209,8 @@ class Assistant:
         text = str(getattr(reply, "content", reply)).strip().strip('"« »').split("\n")[0].strip()
         return text if 5 <= len(text) <= 500 else None
 
-    def _abstention(self, question: str, analysis: QuestionAnalysis, mode: str, model: str | None, notices: list[str], timings: dict[str, float], reason: str = "") -> Answer:
-        text = ABSTAIN_EN if analysis.language == "en" else ABSTAIN_FR
+    def _abstention(self, question: str, analysis: Question, mode: str, model: str | None, notices: list[str], timings: dict[str, float], reason: str = "") -> Answer:
+        text = abstention_text(analysis.language)
         if reason:
             notices = [*notices, f"{reason[0].upper()}{reason[1:]}."]
         return Answer(
@@ -268,12 +242,12 @@ class Assistant:
             highlights=highlights,
         )
 
-    def _extractive_answer(self, question: str, analysis: QuestionAnalysis, selection: Selection, notices: list[str], timings: dict[str, float], started: float) -> Answer:
+    def _extractive_answer(self, question: str, analysis: Question, selection: Selection, notices: list[str], timings: dict[str, float], started: float) -> Answer:
         highlights: dict[str, list[str]] = {}
         passages: dict[str, ScoredChunk] = {}
         for evidence in selection.evidence:  # dicts keep the order in which compose() quotes
             chunk_id = evidence.passage.chunk.id
-            highlights.setdefault(chunk_id, []).extend([evidence.sentence.text] + ([evidence.continuation] if evidence.continuation else []))
+            highlights.setdefault(chunk_id, []).append(evidence.text)
             passages[chunk_id] = evidence.passage
         ordered = list(passages)
         numbers = {chunk_id: i for i, chunk_id in enumerate(ordered, start=1)}
@@ -292,8 +266,7 @@ class Assistant:
     def _llm_answer(
         self,
         question: str,
-        standalone: str,
-        analysis: QuestionAnalysis,
+        analysis: Question,
         passages: list[ScoredChunk],
         selection: Selection,
         mode: str,
@@ -305,7 +278,7 @@ class Assistant:
         given = self._llm_context(passages, selection, mode)
         citations = [self._citation(i, p, []) for i, (p, _) in enumerate(given, start=1)]
         texts = [text for _, text in given]
-        messages = system_and_user(standalone, citations, texts, analysis.language)
+        messages = system_and_user(analysis.text, citations, texts, analysis.language)
         answer_started = time.perf_counter()
         parts: list[str] = []
         for chunk in model.stream(messages):
@@ -320,20 +293,20 @@ class Assistant:
         timings["answer"] = time.perf_counter() - answer_started
         # the model read each passage under its header (title, year, page): those count as said
         given_texts = [f"{passage_header(c)}\n{t}" for c, t in zip(citations, texts)]
-        grounded = ground("".join(parts), given_texts, analysis.language, self.settings.strict_figures, standalone)
-        problem = _reply_problem(grounded, analysis, selection, mode)
+        grounded = ground("".join(parts), given_texts, analysis.language, self.settings.strict_figures, analysis.text)
+        problem = reply_problem(grounded, analysis, selection, mode)
         if problem:
             raise LLMUnavailable(problem)
         if grounded.abstained:
             timings["total"] = time.perf_counter() - started
             yield self._abstention(question, analysis, mode, model_name, notices, timings)
             return
-        best_sentence = {e.passage.chunk.id: e.sentence.text for e in reversed(selection.evidence)}
+        best_unit = {e.passage.chunk.id: e.text for e in reversed(selection.evidence)}
         chosen = []
         for new_n, old_n in enumerate(grounded.cited, start=1):
             citation = citations[old_n - 1]
             citation.n = new_n
-            citation.highlights = [best_sentence[citation.chunk_id]] if citation.chunk_id in best_sentence else []
+            citation.highlights = [best_unit[citation.chunk_id]] if citation.chunk_id in best_unit else []
             chosen.append(citation)
         timings["total"] = time.perf_counter() - started
         yield Answer(
@@ -351,46 +324,21 @@ class Assistant:
     def _llm_context(self, passages: list[ScoredChunk], selection: Selection, mode: str) -> list[tuple[ScoredChunk, str]]:
         """The passages given to the model, with the text it reads for each.
 
-        Passages holding the selected sentences come first. Sentences addressed to an AI are
+        Passages holding the selected units come first. Sentences addressed to an AI are
         removed (passages are data). The local 1.5B model reads its prompt at ~40 tokens/s on
         two cores and copies figures faithfully only from short contexts: it gets just the
-        selected sentences of those passages (measured: adding their neighbours made it pick a
+        selected units of those passages (measured: adding their neighbours made it pick a
         neighbouring figure, "34 % prévoient" for "38 % ont défini").
         """
         chosen: dict[str, list[str]] = {}
         for evidence in selection.evidence:
-            quoted = [evidence.sentence.text] + ([evidence.continuation] if evidence.continuation else [])
-            chosen.setdefault(evidence.passage.chunk.id, []).extend(quoted)
+            chosen.setdefault(evidence.passage.chunk.id, []).append(evidence.text)
         first = [p for p in passages if p.chunk.id in chosen]
         first.sort(key=lambda p: list(chosen).index(p.chunk.id))
         if mode == "local":
             return [(p, sanitize_passage(" ".join(chosen[p.chunk.id]))) for p in first]
         ordered = first + [p for p in passages if p.chunk.id not in chosen]
         return [(p, sanitize_passage(p.chunk.text)) for p in ordered]
-
-
-def _reply_problem(grounded, analysis: QuestionAnalysis, selection: Selection, mode: str) -> str | None:
-    """Why a model reply must give way to the extractive answer (None: keep it).
-
-    Measured on the eval set, the local 1.5B model declines questions the passages answer twice
-    as often as it rightly declines, and misreads figures ("28 % des métropoles" became "28
-    métropoles"): its refusals and its unsupported figures send the reader to the extractive
-    answer. A larger remote model's refusal is trusted, its unsupported figures are flagged.
-    """
-    if grounded.abstained:
-        return "le modèle local n'a pas trouvé la réponse dans les passages" if mode == "local" else None
-    if not grounded.cited:
-        return "réponse sans source"
-    if mode == "local" and grounded.unsupported:
-        return f"chiffre absent des sources : {', '.join(grounded.unsupported)}"
-    asked = {f.value for f in find_figures(analysis.text)}
-    new_figures = [f for f in find_figures(grounded.text) if f.value not in asked]
-    if analysis.asks_figure and not new_figures and any(e.has_figure for e in selection.evidence):
-        return "réponse sans le chiffre demandé"
-    said = set(key_terms(grounded.text)) - set(analysis.key_terms) - set(analysis.context_terms)
-    if len(said) < 2 and not new_figures:
-        return "réponse qui reprend la question"
-    return None
 
 
 def _reason(error: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""CLI: ``python -m evals [--questions FILE] [--mode M | --modes M1,M2] [--embeddings NAME]
+"""CLI: ``python -m evals calibrate [--embeddings NAME]`` fits the evidence model on the training
+split (see ``evals.calibrate``); ``python -m evals [--questions FILE] [--mode M | --modes M1,M2] [--embeddings NAME]
 [--retriever hybrid|dense|bm25] [--mirror DIR] [--out DIR] [--index DIR] [--no-compare]``.
 
 Builds (or reuses, incrementally) one index per embeddings backend under the index root, runs
@@ -27,6 +28,9 @@ def parser() -> argparse.ArgumentParser:
         description="Évalue note-rag sur un jeu de questions et compare les variantes (retrievers, embeddings, modes, baseline naïve).",
     )
     p.add_argument("--questions", default=None, help="fichier YAML de questions (défaut : evals/questions.yaml)")
+    p.add_argument("--split", choices=("train", "dev", "generality"), default=None,
+                   help="jeu de questions et corpus d'un découpage (train : ajustement ; dev et generality : rapportés seulement)")
+    p.add_argument("--corpus", default=None, help="dossier de documents interrogés à la place de corpus/sources.toml")
     p.add_argument("--mode", action="append", default=[], help="mode de réponse évalué (répétable) : extractive | local | openai | ollama")
     p.add_argument("--modes", type=_list, default=None,
                    help="modes séparés par des virgules (défaut : extractive, plus local s'il est installé ; "
@@ -49,6 +53,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["calibrate"]:
+        from ingest.settings import offline_environment
+
+        offline_environment()
+        from .calibrate import main as calibrate
+
+        return calibrate(argv[1:])
     args = parser().parse_args(argv)
 
     from ingest.settings import offline_environment
@@ -59,12 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     from .report import write_reports
     from .runner import DEFAULT_INDEX_ROOT, DEFAULT_OUT, IndexUnusable, Options, default_mirror, run_evaluation
 
-    questions_file = Path(args.questions or DEFAULT_QUESTIONS)
-    try:
-        questions = load_questions(questions_file)
-    except QuestionFileError as error:
-        print(f"erreur : {error}", file=sys.stderr)
-        return 2
+    corpus = Path(args.corpus).expanduser().resolve() if args.corpus else None
+    if args.split:
+        from .splits import SPLITS
+
+        split = SPLITS[args.split]
+        questions_file = split.paths[0]
+        questions = split.questions()
+        corpus = corpus or split.corpus_dir
+    else:
+        questions_file = Path(args.questions or DEFAULT_QUESTIONS)
+        try:
+            questions = load_questions(questions_file)
+        except QuestionFileError as error:
+            print(f"erreur : {error}", file=sys.stderr)
+            return 2
     modes = list(dict.fromkeys([*(args.modes or []), *args.mode])) or None
     out = Path(args.out).expanduser() if args.out else DEFAULT_OUT
     options = Options(
@@ -83,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         slow_limit=args.slow_limit,
         depth=max(5, args.depth),
         progress=not args.no_progress,
+        corpus=corpus,
     )
     try:
         run = run_evaluation(options)

@@ -54,13 +54,21 @@ class CachedEmbeddings(Embeddings):
         return self.backend.embed_query(text)
 
 
-def corpus_documents(settings: Settings) -> list[Document]:
-    """Every source of corpus/sources.toml, loaded as the index loads it, as LangChain Documents."""
+def corpus_documents(settings: Settings, folder: Path | None = None) -> list[Document]:
+    """The corpus (corpus/sources.toml, or every supported file of ``folder``), loaded as the index
+    loads it, as LangChain Documents."""
+    from ingest.loaders import SUPPORTED_EXTENSIONS
+
+    if folder is not None:
+        loaded_documents = [load_document(p, max_file_mb=settings.max_file_mb) for p in sorted(folder.rglob("*")) if p.suffix.lower() in SUPPORTED_EXTENSIONS]
+    else:
+        loaded_documents = [
+            load_document(obtain(source, settings), source.info(), max_file_mb=settings.max_file_mb)  # the copy the index was built from
+            for source in read_manifest(settings.sources_file)
+        ]
     documents = []
-    for source in read_manifest(settings.sources_file):
-        path = obtain(source, settings)  # the mirror / cache copy the index was built from
-        loaded = load_document(path, source.info(), max_file_mb=settings.max_file_mb)
-        text = "\n\n".join(block.text for block in loaded.blocks if block.text.strip())
+    for loaded in loaded_documents:
+        text = "\n\n".join(text for block in loaded.blocks if (text := block.plain_text().strip()))
         info = loaded.info
         metadata = {"doc_id": info.doc_id, "title": info.title, "kind": info.kind, "source": info.source}
         if info.year is not None:
@@ -90,7 +98,7 @@ class _Passage:
 class NaiveBaseline:
     """Dense top-k over 1000-character chunks; the answer is the best chunk; never abstains."""
 
-    def __init__(self, settings: Settings, embeddings: str = "e5-small", chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP):
+    def __init__(self, settings: Settings, embeddings: str = "e5-small", folder: Path | None = None, chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP):
         offline_environment()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -101,7 +109,7 @@ class NaiveBaseline:
         backend = get_embeddings(embeddings)
         self.embedding_function = CachedEmbeddings(backend, Path(settings.model_cache_dir) / "embeddings.sqlite")
         splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        self.chunks = splitter.split_documents(corpus_documents(settings))
+        self.chunks = splitter.split_documents(corpus_documents(settings, folder))
         for position, chunk in enumerate(self.chunks):
             chunk.metadata["chunk_id"] = f"{chunk.metadata['doc_id']}#{position}"
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))

@@ -90,10 +90,15 @@ class Question:
     id: str
     question: str
     expect: list[str]
-    source: str | None
+    sources: tuple[str, ...]  # doc_ids holding the answer (one chapter may ship as .md, .html and .pdf)
     category: str
     answerable: bool
     history: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str | None:
+        """The source documents as one label (None when the question has none)."""
+        return " | ".join(self.sources) or None
 
 
 def _as_history(raw: Any, where: str) -> list[dict[str, str]]:
@@ -146,10 +151,13 @@ def load_questions(path: str | Path = DEFAULT_QUESTIONS) -> list[Question]:
             raise QuestionFileError(f"{where} : `expect` doit être une liste de chaînes")
         expect = [str(e) for e in expect if str(e).strip()]
         source = entry.get("source")
-        source = str(source) if source not in (None, "", "null") else None
+        if isinstance(source, list):
+            sources = tuple(str(s) for s in source if s not in (None, "", "null"))
+        else:
+            sources = (str(source),) if source not in (None, "", "null") else ()
         answerable = entry.get("answerable")
         if answerable is None:
-            answerable = bool(expect or source)
+            answerable = bool(expect or sources)
         if not isinstance(answerable, bool):
             raise QuestionFileError(f"{where} : `answerable` doit valoir true ou false")
         category = str(entry.get("category") or ("out-of-corpus" if not answerable else "other"))
@@ -158,7 +166,7 @@ def load_questions(path: str | Path = DEFAULT_QUESTIONS) -> list[Question]:
                 id=qid,
                 question=text.strip(),
                 expect=expect,
-                source=source,
+                sources=sources,
                 category=category,
                 answerable=answerable,
                 history=_as_history(entry.get("history"), where),
@@ -176,8 +184,9 @@ def unreachable_expectations(questions: Sequence[Question], documents: dict[str,
     """
     problems = []
     for q in questions:
-        if q.source and q.source not in documents:
-            problems.append((q.id, q.source, f"source « {q.source} » is not an indexed document"))
+        for source in q.sources:
+            if source not in documents:
+                problems.append((q.id, source, f"source « {source} » is not an indexed document"))
         for expected in q.expect:
             if not any(contains(text, expected) for text in documents.values()):
                 problems.append((q.id, expected, "found in no indexed document"))
@@ -204,7 +213,7 @@ def passage_doc_and_text(passage: Any) -> tuple[str, str]:
 
 def is_relevant(doc_id: str, text: str, question: Question) -> bool:
     """From the source document and holding at least one expected string."""
-    if not question.source or doc_id != question.source:
+    if not question.sources or doc_id not in question.sources:
         return False
     return not question.expect or any(contains(text, e) for e in question.expect)
 

@@ -108,6 +108,7 @@ class Options:
     slow_limit: int | None = None
     depth: int = 10
     progress: bool = True
+    corpus: Path | None = None  # a folder of documents to ask over instead of corpus/sources.toml
 
 
 @dataclass
@@ -137,8 +138,12 @@ def prepare_index(embeddings: str, options: Options, run: Run) -> Settings:
     """Build or reuse the index of ``embeddings`` under the index root (incremental)."""
     from ingest import build_index
 
-    settings = get_settings(index_dir=index_dir_for(options.index_root, embeddings), mirror=options.mirror, embeddings=embeddings)
-    report = build_index(settings=settings, progress=options.progress)
+    root = options.index_root / options.corpus.name if options.corpus else options.index_root
+    settings = get_settings(index_dir=index_dir_for(root, embeddings), mirror=options.mirror, embeddings=embeddings)
+    if options.corpus:
+        report = build_index([options.corpus], settings=settings, progress=options.progress)
+    else:
+        report = build_index(settings=settings, progress=options.progress)
     run.indexes.append(
         IndexInfo(
             embeddings=embeddings,
@@ -182,7 +187,7 @@ def run_evaluation(options: Options) -> Run:
     try:
         from .baseline import corpus_documents
 
-        documents = {d.metadata["doc_id"]: d.page_content for d in corpus_documents(settings)}
+        documents = {d.metadata["doc_id"]: d.page_content for d in corpus_documents(settings, options.corpus)}
         run.checks = unreachable_expectations(questions, documents)
     except Exception as error:  # noqa: BLE001 - a check, never a blocker
         run.notes.append(f"question-file check skipped ({type(error).__name__}: {error})")
@@ -252,7 +257,7 @@ def run_evaluation(options: Options) -> Run:
             name = f"naive LangChain · {label(embeddings)}"
             _log(f"[evals] {name} (RecursiveCharacterTextSplitter 1000/100, Chroma dense, top chunk)")
             try:
-                baseline = NaiveBaseline(settings, embeddings)
+                baseline = NaiveBaseline(settings, embeddings, options.corpus)
                 try:
                     run.results.append(
                         evaluate(

@@ -13,6 +13,7 @@ from typing import Callable
 
 import yaml
 
+from ..kinds import normalise_kind
 from ..models import DocumentInfo, LoadedDocument
 from ..structure import tidy
 from ..text import collapse, looks_like_heading, normalize
@@ -91,12 +92,8 @@ def _year_in(*texts: object) -> int | None:
     return None
 
 
-KNOWN_KINDS = ("note", "temoignage", "barometre", "annonce")
-
-
 def _kind(value: object) -> str:
-    value = str(value or "").strip().lower().replace("é", "e")
-    return value if value in KNOWN_KINDS else "document"
+    return normalise_kind(value)
 
 
 def read_text_file(path: Path) -> tuple[str, list[str]]:

@@ -1,0 +1,202 @@
+"""Question analysis: the first stage of an answer.
+
+What the later stages need to know about a question, computed once: its language, its key
+terms, the kind of answer it asks for, the years it names, whether it is an elliptic
+follow-up of the previous turn, and its sub-questions when it asks several things. Every
+pattern here is French or English grammar ("combien", "pourquoi", "what share of"), true of
+any question about any document; none names a word of the indexed documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .lexical import detect_language, key_terms, words
+
+# The kinds of answer a question can ask for. A unit "carries" a kind when its text holds one
+# (see ``evidence.carries``).
+ANSWER_KINDS = ("quantity", "percent", "money", "duration", "date", "who", "definition", "list", "reason")
+
+_ASKS: dict[str, re.Pattern[str]] = {
+    "percent": re.compile(
+        r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|proportion|fraction|rate)\b|%",
+        re.IGNORECASE,
+    ),
+    "quantity": re.compile(
+        r"\b(combien|nombre|quantité|chiffre|effectif|how\s+many|how\s+much|number\s+of|amount)\b", re.IGNORECASE
+    ),
+    "money": re.compile(
+        r"\b(montant|coût\w*|coute\w*|coûte\w*|prix|budget\w*|amendes?|euros?|financ\w+|subventions?|tarif\w*|dépens\w+|"
+        r"cost\w*|price\w*|fines?|spend\w*|funding)\b|€",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(
+        r"\b(combien\s+de\s+temps|durée|délai\w*|pendant\s+combien|en\s+combien\s+de|how\s+long|duration|deadline|delay|within\s+how)\b",
+        re.IGNORECASE,
+    ),
+    "date": re.compile(
+        r"\b(quand|quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|depuis\s+quand|à\s+partir\s+de\s+quand|"
+        r"quelle\s+année|when|what\s+date|which\s+date|what\s+year|which\s+year|since\s+when)\b",
+        re.IGNORECASE,
+    ),
+    "who": re.compile(
+        r"(?:^|[\s,;:])(qui|who|whom)\b|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
+        r"structures?|personnes?|auteurs?|éditeurs?|associations?|administrations?|services?|ministères?|opérateurs?|"
+        r"organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?)\b",
+        re.IGNORECASE,
+    ),
+    "definition": re.compile(
+        r"(qu['’]est[- ]ce\s+qu|que\s+(?:signifie|veut\s+dire|désigne|recouvre)|c['’]est\s+quoi|définition|définir|"
+        r"entend(?:-on)?\s+par|what\s+(?:is|are)\s+(?:an?\s+)?[\w-]+\s*\??$|what\s+does\s+.+\s+(?:mean|stand\s+for)|define|definition)",
+        re.IGNORECASE,
+    ),
+    "list": re.compile(
+        r"\b(quel(?:le)?s\s+sont|quelles?\s+(?:étapes|conditions|obligations|critères|bonnes\s+pratiques|éléments|règles|mesures|actions|"
+        r"recommandations|informations)|lister|énumérer|what\s+are|which\s+are|list\s+|what\s+steps|principaux|principales|main)\b",
+        re.IGNORECASE,
+    ),
+    "reason": re.compile(
+        r"\b(pourquoi|pour\s+quelles?\s+raisons?|dans\s+quel\s+but|à\s+quoi\s+sert|quel\s+(?:est\s+l['’])?intérêt|why|for\s+what\s+reason|"
+        r"what\s+for|purpose|comment|how\s+(?:do|does|can|should|to))\b",
+        re.IGNORECASE,
+    ),
+}
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# "l'année d'avant", "the previous year": a year relative to the previous turn's.
+_PREVIOUS_YEAR = re.compile(
+    r"l['’]année\s+(?:d['’]avant|précédente|dernière)|l['’]an\s+dernier|l['’]édition\s+(?:d['’]avant|précédente)|"
+    r"(?:the\s+)?(?:previous|prior|last)\s+(?:year|edition)|the\s+year\s+before",
+    re.IGNORECASE,
+)
+# "…, et quelle part…", "… and how many…", or a second sentence: several questions in one.
+_COMPOUND = re.compile(
+    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
+    r"à\s+quel(?:le)?s?|sur\s+quel(?:le)?s?|pour\s+quel(?:le)?s?|avec\s+quel(?:le)?s?|en\s+quelle)\b)|"
+    r"(?:,\s*|\s+)and\s+(?=(?:what|how|which|who|where|when|why)\b)|(?<=\?)\s+(?=[A-ZÀ-Þ])",
+    re.IGNORECASE,
+)
+# A turn that only makes sense after the previous one: "Et les métropoles ?", "What about 2024?".
+_FOLLOW_UP_START = re.compile(r"^(et|mais|and|what\s+about|how\s+about|même\s+question|idem|pareil|et\s+pour|et\s+du\s+côté)\b", re.IGNORECASE)
+
+
+@dataclass
+class Question:
+    """A question as the answer stages see it."""
+
+    text: str
+    language: str
+    terms: list[str]  # key stems of this turn
+    asks: frozenset[str]  # kinds of answer asked (ANSWER_KINDS)
+    years: list[int]
+    previous: str | None = None  # the previous user question, when this one is a follow-up
+    previous_answer: str | None = None  # what the assistant answered to it
+    context_terms: list[str] = field(default_factory=list)  # key stems of the previous question
+    parts: list[str] = field(default_factory=list)  # sub-questions of a compound question
+
+    @property
+    def is_follow_up(self) -> bool:
+        return self.previous is not None
+
+    @property
+    def retrieval_query(self) -> str:
+        """What retrieval embeds and matches: a follow-up reads with the question it follows."""
+        return f"{self.previous} {self.text}" if self.previous else self.text
+
+
+def asked_kinds(text: str) -> frozenset[str]:
+    kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
+    if kinds & {"percent", "money", "duration"}:
+        kinds.add("quantity")
+    return frozenset(kinds)
+
+
+def split_compound(question: str) -> list[str]:
+    """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question).
+
+    A part that names fewer than two things of its own ("…, et pour quelle part des
+    répondants ?") details the first one rather than asking something else: no split.
+    """
+    parts = [p.strip(" ,;") for p in _COMPOUND.split(question) if p and len(p.strip(" ,;?")) > 8]
+    if len(parts) < 2 or any(len(key_terms(p)) < 2 for p in parts):
+        return [question]
+    return parts
+
+
+def is_follow_up(question: str) -> bool:
+    """An elliptic question that only makes sense with the previous turn.
+
+    « Et les métropoles ? » is one; « Qu'est-ce qu'un CSIRT ? » is short but stands alone (it
+    names its subject: an acronym, a name, a year).
+    """
+    stripped = question.strip()
+    if _FOLLOW_UP_START.match(stripped):
+        return True
+    names_subject = re.search(r"\b[A-Z]{2,}\b|\b(19|20)\d\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Þ][a-zà-ÿ]{2,}", stripped)
+    return len(key_terms(question)) <= 1 and not names_subject
+
+
+def turns(history: Any) -> list[dict[str, str]]:
+    """History as role/content dicts (plain strings are earlier user questions)."""
+    result: list[dict[str, str]] = []
+    for item in history or []:
+        if isinstance(item, str):
+            result.append({"role": "user", "content": item})
+        elif isinstance(item, dict) and item.get("content"):
+            result.append({"role": str(item.get("role", "user")), "content": str(item["content"])})
+        elif isinstance(item, (list, tuple)) and len(item) == 2:  # (question, answer) pairs
+            result.append({"role": "user", "content": str(item[0])})
+            if item[1]:
+                result.append({"role": "assistant", "content": str(item[1])})
+    return result
+
+
+def analyse(text: str, history: Any = None) -> Question:
+    """Analyse ``text``, reading the conversation when it is a follow-up."""
+    conversation = turns(history)
+    previous = next((t["content"] for t in reversed(conversation) if t["role"] == "user"), None)
+    if previous is None or not is_follow_up(text):
+        previous = None
+    previous_answer = next((t["content"] for t in reversed(conversation) if t["role"] == "assistant"), None) if previous else None
+    terms = key_terms(text)
+    years = [int(y) for y in _YEAR.findall(text)]
+    if not years and previous and _PREVIOUS_YEAR.search(text):
+        years = [int(y) - 1 for y in _YEAR.findall(previous)]
+    asks = asked_kinds(text)
+    if previous:
+        if len(terms) <= 3:
+            asks = asks | asked_kinds(previous)  # "Et les métropoles ?" asks what the previous turn asked
+            years = years or [int(y) for y in _YEAR.findall(previous)]
+    context_terms = [t for t in key_terms(previous) if t not in terms] if previous else []
+    terms = [t for t in terms if not (t.isdigit() and int(float(t)) in years)]
+    return Question(
+        text=text,
+        language=detect_language(text),
+        terms=terms,
+        asks=asks,
+        years=years,
+        previous=previous,
+        previous_answer=previous_answer,
+        context_terms=context_terms,
+        parts=split_compound(text),
+    )
+
+
+def part_of(question: Question, index: int) -> Question:
+    """Sub-question ``index`` of a compound question; later parts read with the first (pronouns)."""
+    part = question.parts[index]
+    analysed = analyse(part)
+    if index > 0:
+        analysed.previous = question.parts[0]
+        analysed.context_terms = [t for t in key_terms(question.parts[0]) if t not in analysed.terms]
+    elif question.previous:
+        analysed.previous, analysed.previous_answer, analysed.context_terms = question.previous, question.previous_answer, question.context_terms
+    analysed.years = analysed.years or question.years
+    analysed.parts = [part]
+    return analysed
+
+
+def mentions(text: str) -> set[str]:
+    """Lower-case words of ``text`` (for cheap "does the answer restate the question" checks)."""
+    return set(words(text))

@@ -1,0 +1,303 @@
+"""``python -m evals calibrate``: fit the evidence model on the training split.
+
+1. Build (or reuse) the index of the training corpus with the chosen embeddings.
+2. For every training question, gather the candidate units exactly as the assistant does
+   (``Assistant.gather``) and label each: it answers when it holds one of the question's
+   expected strings and comes from one of its source documents.
+3. Fit the ranker: a linear score over the standardised features whose softmax within each
+   question puts the probability on the units that answer (conditional logit, L2, Newton
+   steps with a line search, numpy). The L2 strength is chosen by 5-fold cross-validation
+   over questions (held-out top-1 accuracy, then log-likelihood).
+4. Fit the gate: a logistic model, on the best candidate's signals, of "a unit that answers
+   was found" (unanswerable questions: no); it reads out-of-fold ranker scores, so it learns
+   from scores like those it will see on new questions.
+5. Grid-search the abstention threshold and the two quoting ratios for the best answer
+   accuracy on the training questions; ties go to shorter answers.
+6. Write ``assistant/weights/<backend>.json``.
+
+Deterministic: no sampling, fixed folds and grids, sorted inputs; running it again on the same
+index gives the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, score, select, standardise, weights_file
+from assistant.figures import contains
+
+from .harness import Question
+from .splits import SPLITS, build_split_index
+
+L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
+EXTRA_RATIOS = tuple(round(x, 2) for x in np.arange(0.5, 1.001, 0.05))
+NEXT_RATIOS = tuple(round(x, 2) for x in np.arange(0.2, 1.001, 0.1)) + (1.01,)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float, iterations: int = 100) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression by Newton's method (the bias is not penalised)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    penalty = np.r_[np.full(d, l2), 0.0]
+    for _ in range(iterations):
+        p = _sigmoid(xb @ w)
+        gradient = xb.T @ (weight * (p - y)) + penalty * w
+        hessian = xb.T @ (xb * (weight * p * (1 - p))[:, None]) + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w[:d], float(w[d])
+
+
+def _balanced(y: np.ndarray) -> np.ndarray:
+    """Sample weights that give both classes the same total weight."""
+    positives = max(1.0, float(y.sum()))
+    negatives = max(1.0, float(len(y) - y.sum()))
+    return np.where(y == 1, len(y) / (2 * positives), len(y) / (2 * negatives))
+
+
+def _ranker_objective(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], l2: float):
+    """Negative log-likelihood of the answering units under each question's softmax, L2 added."""
+    value = 0.5 * l2 * float(w @ w)
+    gradient = l2 * w
+    hessian = l2 * np.eye(len(w))
+    for x, y in groups:
+        s = x @ w
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        mass = float(p[y > 0].sum())
+        q = np.where(y > 0, p, 0.0) / mass
+        value -= math.log(max(mass, 1e-300))
+        gradient = gradient + x.T @ (p - q)
+        mean = x.T @ p
+        hessian = hessian + (x * p[:, None]).T @ x - np.outer(mean, mean)
+    return value, gradient, hessian
+
+
+def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], l2: float, iterations: int = 60) -> np.ndarray:
+    """Conditional logit by Newton steps (Fisher information as curvature) with backtracking."""
+    w = np.zeros(groups[0][0].shape[1])
+    value, gradient, hessian = _ranker_objective(w, groups, l2)
+    for _ in range(iterations):
+        step = np.linalg.solve(hessian, gradient)
+        t = 1.0
+        while True:
+            trial = w - t * step
+            new_value, new_gradient, new_hessian = _ranker_objective(trial, groups, l2)
+            if new_value <= value - 1e-4 * t * float(gradient @ step) or t < 1e-4:
+                break
+            t /= 2
+        w, converged = trial, abs(value - new_value) < 1e-9
+        value, gradient, hessian = new_value, new_gradient, new_hessian
+        if converged:
+            break
+    return w
+
+
+def label(question: Question, text: str, doc_id: str) -> bool:
+    """A unit answers when it holds one of the expected strings and comes from a source document."""
+    if not question.answerable or not question.expect:
+        return False
+    if question.sources and doc_id not in question.sources:
+        return False
+    return any(contains(text, expected) for expected in question.expect)
+
+
+def gather_all(assistant, questions: list[Question], progress: bool = True) -> list[Gathered]:
+    gathered = []
+    for number, q in enumerate(questions, start=1):
+        gathered.append(assistant.gather(q.question, history=q.history))
+        if progress:
+            print(f"\r[calibrate] candidats {number}/{len(questions)}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return gathered
+
+
+@dataclass
+class Group:
+    """The candidates of one (sub-)question: features, labels, and the question they belong to."""
+
+    question: int
+    rows: np.ndarray
+    labels: np.ndarray
+    whole: bool  # the whole question, not one part of a compound one
+
+
+def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group]:
+    groups = []
+    for index, (q, g) in enumerate(zip(questions, gathered)):
+        for whole, candidates in [(True, g.candidates)] + [(False, c) for _, _, c in g.parts]:
+            if candidates:
+                labels = np.array([float(label(q, c.text, c.passage.chunk.doc_id)) for c in candidates])
+                groups.append(Group(index, feature_matrix(candidates), labels, whole))
+    return groups
+
+
+def choose_l2(groups: list[Group], folds: int = 5) -> tuple[float, dict[float, tuple[float, float]], dict[int, np.ndarray]]:
+    """The ranker's L2 strength (best held-out top-1 accuracy, then log-likelihood), and for that
+    strength the out-of-fold scores of every group (what the gate learns from)."""
+    results: dict[float, tuple[float, float]] = {}
+    out_of_fold: dict[float, dict[int, np.ndarray]] = {}
+    for l2 in L2_GRID:
+        hits, total, loglik = 0, 0, 0.0
+        out_of_fold[l2] = {}
+        for fold in range(folds):
+            train = [(g.rows, g.labels) for g in groups if g.question % folds != fold and g.labels.any()]
+            w = fit_ranker(train, l2)
+            for number, g in enumerate(groups):
+                if g.question % folds != fold:
+                    continue
+                s = g.rows @ w
+                out_of_fold[l2][number] = s
+                if g.labels.any() and g.whole:
+                    p = np.exp(s - s.max())
+                    p /= p.sum()
+                    hits += bool(g.labels[int(np.argmax(s))])
+                    loglik += math.log(max(float(p[g.labels > 0].sum()), 1e-300))
+                    total += 1
+        results[l2] = (hits / max(1, total), loglik / max(1, total))
+    best = max(L2_GRID, key=lambda l2: (round(results[l2][0], 6), round(results[l2][1], 6), l2))
+    return best, results, out_of_fold[best]
+
+
+def simulated_accuracy(questions: list[Question], gathered: list[Gathered], model: EvidenceModel) -> tuple[float, float]:
+    """(answer accuracy, mean quoted units) of selection with ``model`` (candidates already scored)."""
+    correct, units = 0, 0
+    for q, g in zip(questions, gathered):
+        if g.parts:
+            selection = merge_parts([(part.text, select(part, candidates, model, max_units=1)) for part, _, candidates in g.parts])
+        else:
+            selection = select(g.question, g.candidates, model)
+        if not q.answerable:
+            correct += selection.abstain
+            continue
+        text = " ".join(c.text for c in selection.evidence)
+        correct += (not selection.abstain) and all(contains(text, e) for e in q.expect)
+        units += len(selection.evidence)
+    return correct / len(questions), units / max(1, sum(q.answerable for q in questions))
+
+
+def _gate_rows(groups: list[Group], scores: dict[int, np.ndarray], candidates: dict[int, list[Candidate]]) -> tuple[np.ndarray, np.ndarray]:
+    """Gate inputs of the whole questions (their best candidate by the given scores) and labels."""
+    rows, labels = [], []
+    for number, g in enumerate(groups):
+        if not g.whole:
+            continue
+        found = candidates[number]
+        for candidate, value in zip(found, scores[number]):
+            candidate.score = float(value)
+        ranked = sorted(found, key=lambda c: -c.score)
+        rows.append(gate_row(ranked))
+        labels.append(float(g.labels.any()))
+    return np.array(rows), np.array(labels)
+
+
+def calibrate(embeddings: str, index_root: Path, out: Path | None = None, progress: bool = True) -> dict:
+    from assistant import Assistant
+
+    split = SPLITS["train"]
+    settings, report = build_split_index(split, index_root, embeddings, progress=progress)
+    if not report.ok:
+        raise RuntimeError("; ".join(f"{d.doc_id}: {d.error}" for d in report.failed))
+    questions = split.questions()
+    assistant = Assistant(settings=settings, mode="extractive")
+    gathered = gather_all(assistant, questions, progress)
+    return fit(assistant.retriever.embeddings.name, embeddings, questions, gathered, out, split.files)
+
+
+def fit(backend: str, embeddings: str, questions: list[Question], gathered: list[Gathered], out: Path | None = None, files: tuple[str, ...] = ()) -> dict:
+    """Fit ranker, gate and thresholds on gathered training questions; write and return the model."""
+    groups = groups_of(questions, gathered)
+    candidates_of: dict[int, list[Candidate]] = {}
+    number = 0
+    for g in gathered:
+        for found in [g.candidates] + [c for _, _, c in g.parts]:
+            if found:
+                candidates_of[number] = found
+                number += 1
+    stacked = np.vstack([g.rows for g in groups])
+    mean, scale = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
+    scale[~(scale > 1e-9)] = 1.0
+    for g in groups:
+        g.rows = standardise(g.rows, mean, scale)
+    l2, results, out_of_fold = choose_l2(groups)
+    weights = fit_ranker([(g.rows, g.labels) for g in groups if g.labels.any()], l2)
+
+    gate_x, gate_y = _gate_rows(groups, out_of_fold, candidates_of)
+    gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
+    gate_scale[~(gate_scale > 1e-9)] = 1.0
+    gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
+    model = EvidenceModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0, 1.01)
+
+    for g in gathered:  # the final ranker's scores, once; only the thresholds vary below
+        g.candidates[:] = score(g.candidates, model)
+        for _, _, found in g.parts:
+            found[:] = score(found, model)
+    best: tuple[tuple[float, float], tuple[float, float, float]] | None = None
+    for threshold in THRESHOLDS:
+        for extra in EXTRA_RATIOS:
+            for following in NEXT_RATIOS:
+                trial = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
+                accuracy, units = simulated_accuracy(questions, gathered, trial)
+                key = (round(accuracy, 6), -round(units, 6))
+                if best is None or key > best[0]:
+                    best = (key, (threshold, extra, following))
+    assert best is not None
+    (accuracy, _), (threshold, extra, following) = best
+    model = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
+    model.meta = {
+        "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
+        "fitted_on": {
+            "split": "train", "files": list(files), "questions": len(questions),
+            "candidates": int(sum(len(g.labels) for g in groups)), "answering_units": int(sum(g.labels.sum() for g in groups)),
+        },
+        "l2": l2,
+        "cv_top1_accuracy": {str(k): round(v[0], 4) for k, v in results.items()},
+        "train_answer_accuracy": round(accuracy, 4),
+    }
+    target = out or weights_file(model.backend)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(model.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"file": str(target), **model.to_json()}
+
+
+def main(argv: list[str]) -> int:
+    from .runner import DEFAULT_INDEX_ROOT
+
+    parser = argparse.ArgumentParser(prog="python -m evals calibrate", description="Ajuste le modèle de sélection des passages sur le jeu d'entraînement.")
+    parser.add_argument("--embeddings", default="e5-small", help="backend d'embeddings (défaut : e5-small)")
+    parser.add_argument("--index", default=None, help="racine des index d'évaluation")
+    parser.add_argument("--out", default=None, help="fichier de poids (défaut : assistant/weights/<backend>.json)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    result = calibrate(
+        args.embeddings,
+        Path(args.index).expanduser() if args.index else DEFAULT_INDEX_ROOT,
+        Path(args.out) if args.out else None,
+        progress=not args.no_progress,
+    )
+    print(f"poids écrits dans {result['file']}")
+    print(f"  abstention sous p = {result['abstain_below']}, autre passage cité à {result['extra_ratio']} × le meilleur, suivant à {result['next_ratio']}")
+    print(f"  L2 = {result['l2']}, exactitude d'entraînement {result['train_answer_accuracy']:.1%}, {result['fitted_on']['candidates']} candidats")
+    print("  classement :")
+    for name, weight in sorted(zip(result["features"], result["weights"]), key=lambda item: -abs(item[1])):
+        print(f"    {name:>18} {weight:+.3f}")
+    print("  seuil de réponse :")
+    for name, weight in zip(result["gate_features"], result["gate_weights"]):
+        print(f"    {name:>18} {weight:+.3f}")
+    return 0
