@@ -1,10 +1,14 @@
 """build_index: files -> loaders -> chunks -> embeddings -> a new Chroma generation.
 
 Incremental and idempotent: a document whose fingerprint (file bytes, declared metadata,
-chunking settings, pipeline version) is unchanged keeps its chunks and vectors, copied as they
-are into the next generation; an unchanged corpus creates no generation at all and embeds
-nothing. A document that fails to load keeps its previous chunks (nothing is lost on failure)
-and is reported; the run then exits non-zero.
+chunking settings, pipeline version) is unchanged keeps its chunks and vectors, listed as they
+are by the next generation (nothing is copied); an unchanged corpus creates no generation at
+all and embeds nothing. A document that fails to load keeps its previous chunks (nothing is
+lost on failure) and is reported; the run then exits non-zero.
+
+Writers take turns (``IndexStore.lock``: a flock on one machine, a lease held in the Chroma
+server otherwise). Against a server shared by several machines, a full ingest removes only the
+unlisted documents this machine and index folder wrote: another machine's documents stay.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .loaders import SUPPORTED_EXTENSIONS, LoaderError, load_document
 from .models import Chunk, DocumentInfo, DocumentResult, IngestReport, file_sha256
 from .settings import Settings, get_settings
 from .sources import SourceError, obtain, read_manifest
-from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter, index_lock
+from .store import IndexStore, WriteLock, index_lock, writer_id
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
 PIPELINE_VERSION = "2"
@@ -110,15 +114,17 @@ def build_index(
     settings = (settings or get_settings()).with_overrides(
         index_dir=index_dir, mirror=mirror, embeddings=embeddings if isinstance(embeddings, str) else None
     )
-    with index_lock(settings):  # one writer at a time (CLI, UI upload, evals)
-        return _build(paths, embeddings, rebuild, settings, progress)
+    if settings.chroma_url:  # the lease lives in the server: machines share no filesystem
+        store = IndexStore(settings)
+        with store.lock() as lock:
+            return _build(paths, embeddings, rebuild, settings, progress, store, lock)
+    with index_lock(settings) as lock:  # one writer at a time (CLI, UI upload, evals)
+        return _build(paths, embeddings, rebuild, settings, progress, IndexStore(settings), lock)
 
 
-def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool) -> IngestReport:
+def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool, store: IndexStore, lock: WriteLock) -> IngestReport:
     started = time.perf_counter()
     full_sync = not paths
-    store = IndexStore(settings)
-    store.cleanup()  # leftovers of an interrupted run
     current = store.current()
     if isinstance(embeddings, NoteRagEmbeddings):
         backend_name = embeddings.name
@@ -177,7 +183,14 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool)
         new_chunks[target.doc_id] = chunks
 
     listed = {t.doc_id for t in targets}
-    removed = [doc_id for doc_id in previous if full_sync and doc_id not in listed]
+    me = writer_id(settings)
+    removed = [
+        doc_id
+        for doc_id in previous
+        if full_sync and doc_id not in listed and (not settings.chroma_url or previous[doc_id].get("writer") in (None, me))
+    ]
+    if full_sync:  # another machine's documents, on a shared server, are not ours to remove
+        kept.extend(doc_id for doc_id in previous if doc_id not in listed and doc_id not in removed)
     if not full_sync:
         kept.extend(doc_id for doc_id in previous if doc_id not in seen and doc_id not in kept)
     for doc_id in removed:
@@ -205,21 +218,22 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool)
     chunk_vectors, sentence_records, computed = _embed(all_new, backend, settings, progress)
     report.chunks_embedded = computed
 
-    generation = store.begin(backend.name, backend.dimension)
-    if current is not None and kept and not reembed_all:
-        copy_records(current.chunks, generation.chunks, in_filter("doc_id", kept))
-        copy_records(current.sentences, generation.sentences, in_filter("doc_id", kept))
-    if all_new:
-        add_in_batches(generation.chunks, [c.id for c in all_new], chunk_vectors, [c.text for c in all_new], [chunk_metadata(c) for c in all_new])
-    if sentence_records[0]:
-        ids, vectors, texts, metas = sentence_records
-        add_in_batches(generation.sentences, ids, vectors, texts, metas)
-    if settings.crash_test_pause:
-        # Test hook: the SIGKILL test kills a real run at its most delicate moment (new
-        # generation written, not switched to) and checks readers still get the previous one.
-        print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
-        time.sleep(settings.crash_test_pause)
-    store.commit(generation)
+    changes: dict[str, dict | None] = {doc_id: None for doc_id in removed}
+    changes.update(store.stage(all_new, chunk_vectors, sentence_records, backend.name, backend.dimension, me))
+    if current is not None and current.legacy and not reembed_all:
+        changes.update(store.stage_legacy(current, [d for d in dict.fromkeys(kept) if d not in changes], me))
+
+    def pause() -> None:
+        if settings.crash_test_pause:
+            # Test hook: the SIGKILL test kills a real run at its most delicate moment (new
+            # records written, generation not published) and checks readers get the previous one.
+            print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
+            time.sleep(settings.crash_test_pause)
+
+    generation, replaced = store.publish(
+        current, changes, backend.name, backend.dimension, fresh=reembed_all, check=lock.check, pause=pause
+    )
+    store.retire(generation, replaced)
     report.generation = generation.number
     report.seconds = time.perf_counter() - started
     return report
