@@ -4,11 +4,11 @@ Dense search runs inside Chroma, but BM25 needs every chunk's stems in memory. R
 from Chroma at each start was the cost that grew with the corpus (100k chunks: ~5 s to read
 them over HTTP, ~24 s to stem them, ~4 s to index them). Here each *document version* is read
 and stemmed once per machine and stored under the index folder; a generation's BM25 matrix is
-assembled from those versions with array operations and stored too. So:
+assembled with array operations and stored too. So:
 
 - a reader starting on a generation it has seen loads one file;
-- a reader meeting a new generation (one document added) reads and stems only the new
-  versions, then assembles the matrix (well under a second at 100k chunks);
+- a reader meeting a new generation (one document added) starts from the generation it knows
+  (in memory, or its file), reads and stems only the new versions, and reassembles the matrix;
 - against a Chroma server, where machines share no filesystem, each reader machine keeps its
   own copy (``index_dir/cache``), built once per generation.
 
@@ -25,15 +25,17 @@ import math
 import os
 import pickle
 import tempfile
+import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ingest import models as ingest_models
+from ingest import store as ingest_store
 from ingest.settings import Settings
 from ingest.store import Generation, StoredChunk, split_record_id
 
@@ -42,7 +44,7 @@ from .lexical import tokens
 
 log = logging.getLogger("note_rag.index_cache")
 
-FORMAT = "1"
+FORMAT = "2"
 K1, B = 1.5, 0.75  # bm25s defaults (Lucene variant), which the retriever was tuned with
 EMPTY = "∅"  # stands for a chunk without any stem, as before
 KEEP_GENERATIONS = 3
@@ -85,7 +87,7 @@ class SparseBM25:
     def idf_table(self) -> dict[str, float]:
         """Stem -> IDF over the generation's chunks (what ``loaded.idf`` always held)."""
         n = self.num_docs
-        return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in zip(self.terms, self.df.tolist())}
+        return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in zip(self.terms, self.df.tolist()) if d}
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         scores = np.zeros(self.num_docs, dtype=np.float32)
@@ -97,11 +99,11 @@ class SparseBM25:
         return scores
 
     def state(self) -> dict[str, Any]:
-        return {"terms": self.terms, "data": self.data, "indices": self.indices, "indptr": self.indptr, "num_docs": self.num_docs, "df": self.df}
+        return {"data": self.data, "indices": self.indices, "indptr": self.indptr, "num_docs": self.num_docs, "df": self.df}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "SparseBM25":
-        return cls(state["terms"], state["data"], state["indices"], state["indptr"], state["num_docs"], state["df"])
+    def from_state(cls, terms: list[str], state: dict[str, Any]) -> "SparseBM25":
+        return cls(terms, state["data"], state["indices"], state["indptr"], state["num_docs"], state["df"])
 
 
 @dataclass
@@ -145,13 +147,53 @@ class LoadedIndex:
     chunks: list[StoredChunk]
     bm25: SparseBM25
     idf: dict[str, float]
-    source: str  # "memory", "disk" (generation file) or "built" (from versions)
+    source: str  # "disk" (its generation file) or "built" (from a known generation + new versions)
+
+
+FIELDS = [f.name for f in fields(StoredChunk)]
+
+
+@dataclass
+class _Known:
+    """A generation this reader holds: chunks and stems per chunk, by document version.
+
+    Rows are chunks; ``cols`` are ids in ``terms``, the reader's vocabulary, which only grows
+    (a stem of a removed document stays, with no chunk: BM25 and IDF ignore it)."""
+
+    versions: list[tuple[str, int, int]]  # version, first row, end row
+    chunks: list[StoredChunk]
+    terms: list[str]
+    indptr: np.ndarray  # rows -> positions in cols / tf
+    cols: np.ndarray
+    tf: np.ndarray
+    lengths: np.ndarray
+
+    def state(self, bm25: SparseBM25) -> dict[str, Any]:
+        columns = [[getattr(c, name) for c in self.chunks] for name in FIELDS]
+        return {
+            "fields": FIELDS,
+            "columns": columns,
+            "versions": self.versions,
+            "terms": self.terms,
+            "indptr": self.indptr,
+            "cols": self.cols,
+            "tf": self.tf,
+            "lengths": self.lengths,
+            "bm25": bm25.state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "_Known | None":
+        if state.get("fields") != FIELDS:
+            return None
+        chunks = [StoredChunk(*row) for row in zip(*state["columns"])]
+        return cls(state["versions"], chunks, state["terms"], state["indptr"], state["cols"], state["tf"], state["lengths"])
 
 
 def _fingerprint() -> str:
-    """Changes when the stemmer, the text it is given, or this file's format change."""
+    """Changes when the stemmer, the text it is given, the stored chunk or this format change."""
     digest = hashlib.sha256(FORMAT.encode())
-    for module in (lexical, ingest_models):
+    for module in (lexical, ingest_models, ingest_store):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -182,6 +224,13 @@ class ReaderCache:
         store_key = hashlib.sha256(f"{location}\x1f{base}".encode()).hexdigest()[:12]
         self.root = Path(settings.index_dir) / "cache" / f"{store_key}-{_fingerprint()}"
         self.writable = True
+        self._known: _Known | None = None  # the generation loaded last, kept to build the next one
+        self._saving: threading.Thread | None = None
+
+    def flush(self) -> None:
+        """Wait until the last generation built here is on disk (it is written in the background)."""
+        if self._saving is not None:
+            self._saving.join()
 
     def _save(self, path: Path, value: Any) -> None:
         if not self.writable:
@@ -192,45 +241,94 @@ class ReaderCache:
             self.writable = False
             log.warning("cache de lecture non écrit dans %s (%s) : chaque démarrage relira l'index", self.root, error)
 
+    def _path(self, generation: Generation) -> Path:
+        return self.root / f"g{generation.number}-{generation.uid}.pkl"
+
     def load(self, generation: Generation) -> LoadedIndex:
-        path = self.root / f"g{generation.number}-{generation.uid}.pkl"
+        path = self._path(generation)
         state = _read(path)
-        if state is not None:
-            chunks = [StoredChunk.from_record(i, t, m) for i, t, m in state["records"]]
-            bm25 = SparseBM25.from_state(state["bm25"])
-            return LoadedIndex(chunks, bm25, bm25.idf_table(), "disk")
-        versions = self._versions(generation)
-        records: list[tuple[str, str, dict]] = []
-        terms: dict[str, int] = {}
-        rows, cols, tf, lengths = [], [], [], []
-        for data in versions:
-            offset = len(records)
-            mapping = np.asarray([terms.setdefault(t, len(terms)) for t in data.terms], dtype=np.int32)
-            per_chunk = np.diff(data.indptr)
-            rows.append(np.repeat(np.arange(offset, offset + len(data.records), dtype=np.int32), per_chunk))
-            cols.append(mapping[data.indices] if len(data.indices) else np.zeros(0, np.int32))
-            tf.append(data.counts)
-            lengths.append(data.lengths)
-            records.extend(data.records)
+        known = _Known.from_state(state) if state is not None else None
+        if known is not None:
+            bm25 = SparseBM25.from_state(known.terms, state["bm25"])
+            self._known = known
+            return LoadedIndex(known.chunks, bm25, bm25.idf_table(), "disk")
+        known = self._assemble(generation, self._known or self._latest_file())
+        bm25 = SparseBM25.build(known.terms, np.repeat(np.arange(len(known.chunks), dtype=np.int32), np.diff(known.indptr)), known.cols, known.tf, known.lengths)
+        self._known = known
+        if self.writable:  # the next start reads it; this one need not wait for the disk
+            self.flush()
+            self._saving = threading.Thread(target=self._save_generation, args=(path, known, bm25, generation), daemon=False)
+            self._saving.start()
+        return LoadedIndex(known.chunks, bm25, bm25.idf_table(), "built")
+
+    def _save_generation(self, path: Path, known: _Known, bm25: SparseBM25, generation: Generation) -> None:
+        self._save(path, known.state(bm25))
+        self._prune(generation)
+
+    def _latest_file(self) -> _Known | None:
+        """The newest generation this machine cached (a reader restarted after an ingest)."""
+        try:
+            files = sorted(self.root.glob("g*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return None
+        for candidate in files[:1]:
+            state = _read(candidate)
+            if state is not None:
+                return _Known.from_state(state)
+        return None
+
+    def _assemble(self, generation: Generation, previous: _Known | None) -> _Known:
+        """The generation's rows in document order: known versions sliced out of ``previous``,
+        the others from this machine's version files or, failing that, from Chroma."""
+        if generation.legacy:  # first layout: the whole generation is one unit
+            wanted = [f"legacy-{generation.uid}"]
+        else:
+            wanted = [v for _, v in sorted((d, v) for d, v in (generation.versions or {}).items())]
+        terms = list(previous.terms) if previous is not None else []
+        vocab = {t: i for i, t in enumerate(terms)}
+        rows_of = {v: (start, end) for v, start, end in previous.versions} if previous is not None else {}
+        fresh = self._version_data(generation, [v for v in wanted if v not in rows_of])
+        chunks: list[StoredChunk] = []
+        cols, tf, counts, lengths, versions = [], [], [], [], []
+        for version in wanted:
+            start_row = len(chunks)
+            if version in rows_of:
+                start, end = rows_of[version]
+                low, high = previous.indptr[start], previous.indptr[end]
+                chunks.extend(previous.chunks[start:end])
+                cols.append(previous.cols[low:high])
+                tf.append(previous.tf[low:high])
+                counts.append(np.diff(previous.indptr[start : end + 1]))
+                lengths.append(previous.lengths[start:end])
+            else:
+                data = fresh[version]
+                ids = []
+                for term in data.terms:
+                    index = vocab.get(term)
+                    if index is None:
+                        index = vocab[term] = len(terms)
+                        terms.append(term)
+                    ids.append(index)
+                mapping = np.asarray(ids, dtype=np.int32)
+                chunks.extend(StoredChunk.from_record(i, t, m) for i, t, m in data.records)
+                cols.append(mapping[data.indices] if len(data.indices) else np.zeros(0, np.int32))
+                tf.append(data.counts)
+                counts.append(np.diff(data.indptr))
+                lengths.append(data.lengths)
+            versions.append((version, start_row, len(chunks)))
 
         def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
-        bm25 = SparseBM25.build(list(terms), joined(rows, np.int32), joined(cols, np.int32), joined(tf, np.int32), joined(lengths, np.int32))
-        self._save(path, {"records": records, "bm25": bm25.state()})
-        self._prune(generation)
-        chunks = [StoredChunk.from_record(i, t, m) for i, t, m in records]
-        return LoadedIndex(chunks, bm25, bm25.idf_table(), "built")
+        indptr = np.zeros(len(chunks) + 1, dtype=np.int64)
+        np.cumsum(joined(counts, np.int64), out=indptr[1:])
+        return _Known(versions, chunks, terms, indptr, joined(cols, np.int32), joined(tf, np.int32), joined(lengths, np.int32))
 
-    def _versions(self, generation: Generation) -> list[VersionData]:
-        """The generation's document versions in document order, read from Chroma if new here."""
-        if generation.legacy:  # first layout: the whole generation is one unit
-            wanted = [(f"legacy-{generation.uid}", None)]
-        else:
-            wanted = sorted(((v, d) for d, v in (generation.versions or {}).items()), key=lambda item: item[1])
+    def _version_data(self, generation: Generation, wanted: list[str]) -> dict[str, VersionData]:
+        """Stems of the given versions: this machine's version files, else read from Chroma."""
         found: dict[str, VersionData] = {}
         missing: list[str] = []
-        for version, _ in wanted:
+        for version in wanted:
             cached = _read(self.root / "versions" / f"{version}.pkl")
             if cached is None:
                 missing.append(version)
@@ -246,7 +344,7 @@ class ReaderCache:
                 data = VersionData.from_records(records)
                 self._save(self.root / "versions" / f"{version}.pkl", data)
                 found[version] = data
-        return [found[version] for version, _ in wanted]
+        return found
 
     def _prune(self, generation: Generation) -> None:
         """Keep the newest generation files and the versions they may need; an hour's grace

@@ -9,6 +9,7 @@ the answerer say k different things.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -55,7 +56,7 @@ class _LoadedGeneration:
     bm25: Any  # ``get_scores(stems) -> np.ndarray`` over ``chunks`` (index_cache.SparseBM25)
     idf: dict[str, float]
     filters_values: dict[str, list[Any]] = field(default_factory=dict)
-    stale: int = 0  # records of the data collection this generation does not list (at load)
+    stale: int = 0  # records of unlisted versions dense search met among its nearest (it asks for more)
     source: str = ""  # where the lexical index came from: "disk" or "built"
 
 
@@ -106,7 +107,7 @@ class HybridRetriever:
         self._embeddings = embeddings
         self._loaded: _LoadedGeneration | None = None
         self._lock = threading.Lock()
-        self._cache = ReaderCache(settings, self.store.location, self.store.base)
+        self.cache = ReaderCache(settings, self.store.location, self.store.base)  # this machine's copy of generations
 
     # -- index state ---------------------------------------------------------------------------
 
@@ -129,17 +130,14 @@ class HybridRetriever:
             generation = self.store.require_current(self._requested_embeddings())
             if self._loaded is not None and self._loaded.generation.uid == generation.uid:
                 return self._loaded
-            index = self._cache.load(generation)  # chunks + BM25, from this machine's cache when it can
+            index = self.cache.load(generation)  # chunks + BM25, from this machine's cache when it can
             chunks = index.chunks
             values = {
                 "kind": sorted({c.kind for c in chunks}),
                 "year": sorted({c.year for c in chunks if c.year is not None}),
                 "doc_id": sorted({c.doc_id for c in chunks}),
             }
-            stale = 0 if generation.legacy else max(0, generation.chunks.count() - len(chunks))
-            self._loaded = _LoadedGeneration(
-                generation, chunks, {c.id: c for c in chunks}, index.bm25, index.idf, values, stale, index.source
-            )
+            self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, index.bm25, index.idf, values, 0, index.source)
             if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
                 self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
@@ -190,6 +188,8 @@ class HybridRetriever:
         for _ in range(3):
             result = collection.query(query_embeddings=vector, n_results=fetch, include=["distances"])
             found = self._live(loaded, result, filters)
+            if not active:  # remember how many unlisted records crowd the nearest ones
+                loaded.stale = min(2000, max(loaded.stale, len(result["ids"][0]) - len(found)))
             if len(found) >= n or len(result["ids"][0]) < fetch:
                 return found[:n]
             fetch *= 4
@@ -278,9 +278,20 @@ class HybridRetriever:
         if not chunk_ids:
             return []
         loaded = loaded or self.refresh()
-        where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
-        records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
         legacy = loaded.generation.legacy
+        chunks = [loaded.by_id.get(chunk_id) for chunk_id in chunk_ids]
+        if not legacy and all(c is not None and c.sentence_ids is not None for c in chunks):
+            # by id: a primary-key lookup (at 400k sentences, 5 ms instead of 70 ms by metadata)
+            ids = [record_id for c in chunks for record_id in json.loads(c.sentence_ids)]
+            if not ids:
+                return []
+            records = loaded.generation.sentences.get(ids=ids, include=["embeddings", "documents", "metadatas"])
+            order = {record_id: n for n, record_id in enumerate(ids)}  # chunk by chunk, as asked
+            rows = sorted(zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"]), key=lambda r: order[r[0]])
+            records = {key: [r[n] for r in rows] for n, key in enumerate(("ids", "documents", "metadatas", "embeddings"))}
+        else:
+            where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
+            records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
         return [
             SentenceRecord(id=i, chunk_id=m["chunk_id"], text=d, position=int(m.get("position", 0)), vector=np.asarray(v, dtype=np.float32))
             for i, d, m, v in zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"])

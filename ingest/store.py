@@ -10,10 +10,11 @@ Layout (all of it inside Chroma, so that a Chroma server holds the whole index s
   version, fingerprint, chunk ids, source…) and the backend in its metadata. It lists what is
   live; nothing else is.
 
-An ingest that changes something adds the records of the new document versions (unchanged
-documents are not touched, so adding one document costs that document, not the corpus), writes
-the list of live versions into a pending collection ``{name}_p{token}``, then *renames* it to
-``{name}_g{N+1}``, where N is the generation it started from. Chroma refuses a name that
+An ingest that changes something first names the versions it is about to write in a pending
+collection ``{name}_p{token}`` (so that a run killed midway leaves records someone knows how to
+delete), adds their records (unchanged documents are not touched, so adding one document costs
+that document, not the corpus), writes the list of live versions into the pending collection,
+then *renames* it to ``{name}_g{N+1}``, where N is the generation it started from. Chroma refuses a name that
 exists: the rename is the atomic compare-and-set that publishes a generation. A writer that
 loses that race (another one published first) re-reads the newest generation, merges its own
 changes into it and tries again, so an ingest of document Y never drops the document X that
@@ -22,7 +23,8 @@ construction: a crash, an exception or a SIGKILL before the rename leaves nothin
 the previous index whole and queryable.
 
 After publishing, the writer retires generations older than the one it replaced (kept for
-requests still running on it) and deletes the records of versions no kept generation lists.
+requests still running on it) and deletes the records of the versions only they, or runs that
+never published, listed.
 
 Writers take turns: on one machine through a ``flock`` in the index folder; against a Chroma
 server, where machines share no filesystem, through a lease held in the server itself
@@ -102,6 +104,7 @@ class StoredChunk:
     file_path: str | None = None
     doc_pages: int | None = None
     version: str | None = None  # the document version holding it (None: first index layout)
+    sentence_ids: str | None = None  # JSON list of its sentence records' ids (fetched by id: fast)
 
     @classmethod
     def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> "StoredChunk":
@@ -121,6 +124,7 @@ class StoredChunk:
             file_path=meta.get("file_path"),
             doc_pages=meta.get("doc_pages"),
             version=meta.get("version"),
+            sentence_ids=meta.get("sentence_ids"),
         )
 
     def embedding_text(self) -> str:
@@ -314,6 +318,8 @@ class IndexStore:
         self.settings = settings
         self.base = settings.collection
         self.client = make_client(settings)
+        self._pending = None  # this writer's pending generation (lists the versions it staged)
+        self._staged: list[str] = []
 
     @property
     def location(self) -> str:
@@ -391,6 +397,16 @@ class IndexStore:
             )
         return key, collections[0], collections[1]
 
+    def _declare(self, versions: Iterable[str]) -> None:
+        """Record in our pending collection the versions about to be written, before writing
+        them: if this run dies, the next writer to publish knows which records to delete."""
+        self._staged.extend(versions)
+        metadata = {"layout": LAYOUT, "complete": False, "staged": " ".join(self._staged), "started": time.time()}
+        if self._pending is None:
+            self._pending = self.client.create_collection(f"{self.base}_p{uuid.uuid4().hex[:12]}", metadata=metadata, embedding_function=None)
+        else:
+            self._pending.modify(metadata=metadata)
+
     def stage(
         self,
         chunks: list[Chunk],
@@ -407,25 +423,27 @@ class IndexStore:
         """
         _, chunk_collection, sentence_collection = self.data_collections(embeddings_name, dimension)
         versions = {doc_id: uuid.uuid4().hex[:16] for doc_id in dict.fromkeys(c.doc.doc_id for c in chunks)}
+        self._declare(versions.values())
         doc_of_chunk = {c.id: c.doc.doc_id for c in chunks}
+        ids, vectors, texts, metas = sentence_records
+        owners = [versions[doc_of_chunk[m["chunk_id"]]] for m in metas]
+        sentence_ids = [f"{v}:{i}" for v, i in zip(owners, ids)]
+        by_chunk: dict[str, list[str]] = {}
+        for record_id, meta in zip(sentence_ids, metas):
+            by_chunk.setdefault(meta["chunk_id"], []).append(record_id)
         if chunks:
             add_in_batches(
                 chunk_collection,
                 [f"{versions[c.doc.doc_id]}:{c.id}" for c in chunks],
                 chunk_vectors,
                 [c.text for c in chunks],
-                [{**chunk_metadata(c), "version": versions[c.doc.doc_id]} for c in chunks],
+                [
+                    {**chunk_metadata(c), "version": versions[c.doc.doc_id], "sentence_ids": json.dumps(by_chunk.get(c.id, []), ensure_ascii=False)}
+                    for c in chunks
+                ],
             )
-        ids, vectors, texts, metas = sentence_records
         if ids:
-            owners = [versions[doc_of_chunk[m["chunk_id"]]] for m in metas]
-            add_in_batches(
-                sentence_collection,
-                [f"{v}:{i}" for v, i in zip(owners, ids)],
-                vectors,
-                list(texts),
-                [{**m, "version": v} for v, m in zip(owners, metas)],
-            )
+            add_in_batches(sentence_collection, sentence_ids, vectors, list(texts), [{**m, "version": v} for v, m in zip(owners, metas)])
         entries: dict[str, dict[str, Any]] = {}
         for chunk in chunks:
             entry = entries.setdefault(
@@ -450,12 +468,20 @@ class IndexStore:
             return {}
         _, chunk_collection, sentence_collection = self.data_collections(base.embeddings_name, base.dimension)
         versions = {doc_id: uuid.uuid4().hex[:16] for doc_id in doc_ids}
-        for source, target in ((base.chunks, chunk_collection), (base.sentences, sentence_collection)):
+        self._declare(versions.values())
+        by_chunk: dict[str, list[str]] = {}
+        for source, target in ((base.sentences, sentence_collection), (base.chunks, chunk_collection)):
             records = source.get(where=in_filter("doc_id", doc_ids), include=["embeddings", "documents", "metadatas"])
             metas = [dict(m) for m in records["metadatas"]]
+            ids = [f"{versions[m['doc_id']]}:{i}" for i, m in zip(records["ids"], metas)]
+            if source is base.sentences:
+                for record_id, meta in zip(ids, metas):
+                    by_chunk.setdefault(meta["chunk_id"], []).append(record_id)
+            else:
+                metas = [{**m, "sentence_ids": json.dumps(by_chunk.get(i, []), ensure_ascii=False)} for i, m in zip(records["ids"], metas)]
             add_in_batches(
                 target,
-                [f"{versions[m['doc_id']]}:{i}" for i, m in zip(records["ids"], metas)],
+                ids,
                 np.asarray(records["embeddings"], dtype=np.float32),
                 list(records["documents"]),
                 [{**m, "version": versions[m["doc_id"]]} for m in metas],
@@ -519,9 +545,12 @@ class IndexStore:
                 "chunks": sum(len(e.get("chunk_ids") or []) for e in entries.values()),
                 "committed": time.time(),
             }
-            pending = self.client.create_collection(
-                f"{self.base}_p{uuid.uuid4().hex[:12]}", metadata={**metadata, "complete": False}, embedding_function=None
-            )
+            if self._pending is None:
+                self._declare([])
+            pending = self._pending
+            previous = pending.get(include=[])["ids"]  # an earlier attempt's list (lost race)
+            if previous:
+                pending.delete(ids=previous)
             ids = sorted(entries)
             for start in range(0, len(ids), BATCH):
                 part = ids[start : start + BATCH]
@@ -535,11 +564,11 @@ class IndexStore:
                 check()
             name = f"{self.base}_g{number}"
             if self._rename(pending, name, metadata):
+                self._pending, self._staged = None, []
                 published = self._open(number, name)
                 assert published is not None
                 return published, base
             # Another writer published generation ``number`` first: merge into the newest.
-            self._drop(pending.name)
             newest = self.current()
             if newest is None or (base is not None and newest.number <= base.number):
                 raise IndexProblem(f"génération {number} illisible dans {self.location} : relancez la commande")
@@ -569,35 +598,58 @@ class IndexStore:
                 raise
 
     def retire(self, keep: Generation, replaced: Generation | None) -> None:
-        """Drop generations other than ``keep`` and ``replaced``, and records nobody lists.
+        """Drop generations other than ``keep`` and ``replaced``, and the records only they
+        (or a run that never published) listed.
 
         Only a writer that has just published calls this: a writer still working from an older
         generation can no longer publish (its rename would collide), so deleting what it wrote
-        cannot hurt a generation anyone will read.
+        cannot hurt a generation anyone will read. Records are deleted by version (an indexed
+        lookup), never by scanning for what is not listed: at 100k chunks a scan of the
+        collection took seconds. Records go before the lists that name them, so an
+        interrupted retirement is finished by the next one.
         """
         kept = [g for g in (keep, replaced) if g is not None]
         numbers = {g.number for g in kept}
         keys = {g.metadata.get("data") for g in kept if not g.legacy}
-        live = sorted({v for g in kept if not g.legacy for v in (g.versions or {}).values()})
+        live = {v for g in kept if not g.legacy for v in (g.versions or {}).values()}
         names = self._names()
-        for number, name in self._generations():
-            if number not in numbers:
-                self._drop(name)
-                if f"{name}_s" in names:
-                    self._drop(f"{name}_s")
         prefix = re.escape(self.base)
+        dropped: list[str] = []
+        dead: set[str] = set()
+        for number, name in self._generations():
+            if number in numbers:
+                continue
+            generation = self._open(number, name)
+            if generation is not None and not generation.legacy:
+                dead.update((generation.versions or {}).values())
+            dropped += [name] + ([f"{name}_s"] if f"{name}_s" in names else [])
         for name in names:
-            if re.fullmatch(rf"{prefix}_p[0-9a-f]{{12}}|{prefix}_takeover_[0-9a-f]+", name):
-                self._drop(name)  # unpublished leftovers (a crashed or overtaken writer)
-                continue
-            match = re.fullmatch(rf"{prefix}_[cs]_(?P<key>[0-9a-f]{{10}})", name)
-            if not match:
-                continue
-            if match.group("key") not in keys:
-                self._drop(name)  # another backend's data, no longer listed
-                continue
-            collection = self.client.get_collection(name, embedding_function=None)
-            collection.delete(where={"version": {"$nin": live}} if live else {"version": {"$ne": ""}})
+            if re.fullmatch(rf"{prefix}_p[0-9a-f]{{12}}", name):  # a run that never published
+                try:
+                    staged = (self.client.get_collection(name, embedding_function=None).metadata or {}).get("staged", "")
+                except Exception as error:
+                    if _missing(error):
+                        continue
+                    raise
+                dead.update(str(staged).split())
+                dropped.append(name)
+            elif re.fullmatch(rf"{prefix}_takeover_[0-9a-f]+", name):
+                dropped.append(name)
+            else:
+                match = re.fullmatch(rf"{prefix}_[cs]_(?P<key>[0-9a-f]{{10}})", name)
+                if match and match.group("key") not in keys:
+                    dropped.append(name)  # another backend's data, no longer listed
+        dead -= live
+        if dead:
+            for name in names:
+                match = re.fullmatch(rf"{prefix}_[cs]_(?P<key>[0-9a-f]{{10}})", name)
+                if match and match.group("key") in keys:
+                    collection = self.client.get_collection(name, embedding_function=None)
+                    ordered = sorted(dead)
+                    for start in range(0, len(ordered), BATCH):
+                        collection.delete(where=in_filter("version", ordered[start : start + BATCH]))
+        for name in dropped:
+            self._drop(name)
 
     @contextmanager
     def lock(self) -> Iterator["WriteLock"]:

@@ -230,6 +230,7 @@ def test_a_reader_starts_from_its_cache_and_reads_only_a_new_document(tmp_path):
     build_index([tmp_path / "a.md", tmp_path / "b.md"], index_dir=index_dir, progress=False)
     reader = Assistant(index_dir=index_dir)
     assert reader.retriever.refresh().source == "built"
+    reader.retriever.cache.flush()  # written in the background
     assert Assistant(index_dir=index_dir).retriever.refresh().source == "disk", "a second start reads the cache"
     versions = {p.name for p in (index_dir / "cache").rglob("versions/*.pkl")}
     assert len(versions) == 2
@@ -242,18 +243,39 @@ def test_a_reader_starts_from_its_cache_and_reads_only_a_new_document(tmp_path):
 
 
 def test_the_cached_lexical_index_scores_exactly_as_bm25s(tmp_path):
+    """Assembled from a previous generation (in memory, or its file), with a document changed
+    and one added, BM25 ranks as a fresh bm25s index of the same chunks would."""
     import bm25s
 
     from assistant import Assistant
     from assistant.lexical import tokens
 
     index_dir = tmp_path / "index"
-    build_index([ANNOUNCEMENT], index_dir=index_dir, progress=False)
-    loaded = Assistant(index_dir=index_dir).retriever.refresh()
-    reference = bm25s.BM25()
-    reference.index([tokens(c.embedding_text()) or ["∅"] for c in loaded.chunks], show_progress=False)
-    for question in ("cyberattaque collectivités", "intelligence artificielle projet 2025", "données données gouvernance"):
-        assert np.allclose(loaded.bm25.get_scores(tokens(question)), reference.get_scores(tokens(question)), atol=1e-5)
+    for name, text in (("a", DOC_A), ("b", DOC_B)):
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    build_index([ANNOUNCEMENT, tmp_path / "a.md", tmp_path / "b.md"], index_dir=index_dir, progress=False)
+    running = Assistant(index_dir=index_dir)
+    running.retriever.refresh()
+    running.retriever.cache.flush()
+    (tmp_path / "b.md").write_text(DOC_B.replace("catalogue commun", "lac de données partagé"), encoding="utf-8")
+    (tmp_path / "c.md").write_text(DOC_C, encoding="utf-8")
+    build_index([tmp_path / "b.md", tmp_path / "c.md"], index_dir=index_dir, progress=False)
+
+    def restarted():
+        """A reader started now, whose machine cached only the previous generation."""
+        running.retriever.cache.flush()
+        generation = running.retriever.refresh().generation
+        for path in (index_dir / "cache").rglob(f"g{generation.number}-{generation.uid}.pkl"):
+            path.unlink()
+        return Assistant(index_dir=index_dir).retriever.refresh()
+
+    for loaded in (running.retriever.refresh(), restarted()):
+        assert loaded.source == "built" and {c.doc_id for c in loaded.chunks} == {"note-conjoncture-2024-annonce", "a", "b", "c"}
+        reference = bm25s.BM25()
+        reference.index([tokens(c.embedding_text()) or ["∅"] for c in loaded.chunks], show_progress=False)
+        for question in ("cyberattaque collectivités", "catalogue commun", "lac de données", "bus temps réel données données"):
+            assert np.allclose(loaded.bm25.get_scores(tokens(question)), reference.get_scores(tokens(question)), atol=1e-5), question
+        assert "catalogu" not in loaded.idf, "a stem no chunk holds any more has no IDF"
 
 
 def test_an_index_of_the_first_layout_is_read_then_migrated(tmp_path):
