@@ -352,7 +352,9 @@ def _new_conversation() -> dict[str, list]:
 
 def _user(request: gr.Request | None) -> str | None:
     """The logged-in user of a request (None: nobody, or logins are off)."""
-    return getattr(request, "username", None) or None if request is not None else None
+    if request is None:
+        return None
+    return getattr(request, "username", None) or None
 
 
 def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
