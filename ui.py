@@ -2,7 +2,12 @@
 
     python ui.py                       # http://127.0.0.1:7860
     python ui.py --port 8080 --index /chemin/vers/.note-rag --mode local
-    NOTE_RAG_AUTH=user:motdepasse python ui.py   # basic auth
+    NOTE_RAG_AUTH=/etc/note-rag/users.txt python ui.py --host 0.0.0.0   # exposed: logins required
+
+Listening on anything but the loopback interface requires ``NOTE_RAG_AUTH`` (a users file of
+``user:hash`` lines from ``python -m assistant hash-password``, or one ``user:password``): without
+it the UI refuses to start, unless ``--insecure`` is given (then it warns). With logins on,
+adding a document and giving feedback also check, in the handler, that a user is logged in.
 
 ``build_ui(assistant)`` returns the ``gr.Blocks`` (tests import it); ``launch(assistant, ...)``
 serves it with the project's theme, CSS, queue and auth; ``main()`` is the command line. The
@@ -23,6 +28,7 @@ from ingest.settings import offline_environment
 offline_environment()  # before gradio is imported: no analytics, no hub
 
 import argparse
+import ipaddress
 import os
 import html
 import json
@@ -39,6 +45,7 @@ from typing import Any
 import gradio as gr
 
 from assistant import Answer, Assistant, Restart
+from assistant.auth import AuthError, Users, load_users
 from ingest import kinds
 from ingest.settings import ANSWER_MODES, get_settings
 from ingest.pipeline import UPLOAD_EXTENSIONS
@@ -265,11 +272,12 @@ def _status(message: str, kind: str = "info") -> str:
 # feedback
 
 
-def record_feedback(path: Path, answer: dict[str, Any], vote: str) -> dict[str, Any]:
+def record_feedback(path: Path, answer: dict[str, Any], vote: str, user: str | None = None) -> dict[str, Any]:
     """Append one vote to the JSONL feedback file (thread-safe) and return the line."""
     line = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "vote": vote,
+        **({"user": user} if user else {}),
         "question": answer.get("question", ""),
         "answer": answer.get("text", ""),
         "citations": [
@@ -336,8 +344,19 @@ def _new_conversation() -> dict[str, list]:
     return {"history": [], "display": [], "records": []}
 
 
-def build_ui(assistant: Assistant) -> gr.Blocks:
-    """The whole UI around ``assistant`` (queue configured; launch it with ``launch()``)."""
+def _user(request: gr.Request | None) -> str | None:
+    """The logged-in user of a request (None: nobody, or logins are off)."""
+    if request is None:
+        return None
+    return getattr(request, "username", None) or None
+
+
+def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
+    """The whole UI around ``assistant`` (queue configured; launch it with ``launch()``).
+
+    ``login_required``: adding documents and voting check the request's user themselves, on
+    top of Gradio's login, so that no route added later can reach them anonymously.
+    """
     settings = assistant.settings
     preview_dir = Path(settings.index_dir) / "previews"
     feedback_file = Path(settings.feedback_file)
@@ -400,7 +419,10 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             return sources_html(records[index], preview_dir)
         return gr.skip()
 
-    def vote(conv, evt: gr.LikeData):
+    def vote(conv, evt: gr.LikeData, request: gr.Request):
+        user = _user(request)
+        if login_required and not user:
+            return _status("Connectez-vous pour donner votre avis.", "error")
         records = (conv or {}).get("records") or []
         index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else -1)
         record = records[index] if 0 <= index < len(records) else None
@@ -408,7 +430,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             return _status("Cette réponse ne peut pas être évaluée.", "warning")
         choice = "up" if evt.liked is True else "down" if evt.liked is False else "retire"
         try:
-            record_feedback(feedback_file, record, choice)
+            record_feedback(feedback_file, record, choice, user)
         except OSError as error:
             return _status(f"Votre avis n'a pas pu être enregistré ({error.strerror or error}).", "error")
         if choice == "retire":
@@ -432,11 +454,14 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             banner,
         )
 
-    def upload(file, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
+    def upload(file, request: gr.Request, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
         from ingest.loaders import LoaderError
         from ingest.pipeline import add_upload
 
         nothing = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        user = _user(request)
+        if login_required and not user:
+            return _status("Connectez-vous pour ajouter un document. L'index n'a pas été modifié.", "error"), None, *nothing
         if not file:
             return _status("Aucun fichier reçu.", "warning"), None, *nothing
         path = Path(file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", file))
@@ -452,6 +477,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             )
         progress(0, desc="Vérification du fichier…")
         started = time.perf_counter()
+        if user:
+            log.info("%s ajoute %s", user, name)
         try:
             report = add_upload(path, name, settings, progress=True)
         except LoaderError as error:
@@ -605,14 +632,14 @@ def theme() -> gr.themes.Base:
     return gr.themes.Soft(primary_hue="blue", neutral_hue="slate", font=system, font_mono=["ui-monospace", "monospace"])
 
 
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """``user:password`` (NOTE_RAG_AUTH) -> (user, password); None when unset."""
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("NOTE_RAG_AUTH doit avoir la forme utilisateur:motdepasse")
-    return user, password
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
 
 
 def launch(
@@ -620,12 +647,17 @@ def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     *,
-    auth: tuple[str, str] | None = None,
+    auth: Users | tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> gr.Blocks:
-    """Serve the UI (never a share link); returns the running ``Blocks`` (``.close()`` stops it)."""
-    demo = build_ui(assistant)
+    """Serve the UI (never a share link); returns the running ``Blocks`` (``.close()`` stops it).
+
+    ``auth``: the accounts (``Users``, checked in constant time), or one (user, password).
+    """
+    if isinstance(auth, tuple):
+        auth = Users({}, {auth[0]: auth[1]}, "launch()")
+    demo = build_ui(assistant, login_required=auth is not None)
     max_mb = assistant.settings.upload_max_mb
     demo.launch(
         server_name=host,
@@ -679,19 +711,49 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="mode local si le modèle local est installé et vérifié, sinon extractif (utilisé par make run)",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accepter d'écouter hors de 127.0.0.1 sans authentification (déconseillé)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     try:
-        mode = args.mode or (choose_mode(get_settings(index_dir=args.index)) if args.auto_mode else None)
+        settings = get_settings(index_dir=args.index)
+        users = load_users(settings.auth)
+    except (ValueError, AuthError) as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 2
+    if users is None and not is_loopback(args.host):
+        if not args.insecure:
+            print(
+                f"Erreur : refus de démarrer. Avec --host {args.host}, l'interface serait joignable depuis le réseau sans "
+                "authentification : n'importe qui pourrait l'interroger et ajouter des documents à l'index.\n"
+                "Créez un fichier d'utilisateurs (une ligne par personne) puis désignez-le :\n"
+                "  python -m assistant hash-password alice >> /chemin/utilisateurs.txt\n"
+                f"  NOTE_RAG_AUTH=/chemin/utilisateurs.txt python ui.py --host {args.host}\n"
+                "(ou NOTE_RAG_AUTH=utilisateur:motdepasse ; ou auth = \"…\" dans note-rag.toml). "
+                "Pour écouter seulement sur cette machine : --host 127.0.0.1. "
+                "Pour passer outre en connaissance de cause : --insecure.",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"AVERTISSEMENT : --insecure : l'interface écoute sur {args.host} sans authentification ; "
+            "toute personne qui peut la joindre peut l'interroger et ajouter des documents à l'index.",
+            file=sys.stderr,
+        )
+    try:
+        mode = args.mode or (choose_mode(settings) if args.auto_mode else None)
         settings = get_settings(index_dir=args.index, mode=mode)
-        auth = parse_auth(settings.auth)
     except ValueError as error:
         print(f"Erreur : {error}", file=sys.stderr)
         return 2
     assistant = Assistant(settings=settings)
-    print(f"note-rag : interface sur http://{args.host}:{args.port}" + (" (authentification activée)" if auth else ""))
-    launch(assistant, args.host, args.port, auth=auth, quiet=True)
+    logins = f" (authentification : {len(users.names)} utilisateur(s), {users.origin})" if users else ""
+    print(f"note-rag : interface sur http://{args.host}:{args.port}{logins}", flush=True)
+    launch(assistant, args.host, args.port, auth=users, quiet=True)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""CLI: ``python -m assistant [--index DIR] [--mode M] [--json] "question"``.
+"""CLI: ``python -m assistant [--index DIR] [--mode M] [--json] "question"``, and
+``python -m assistant hash-password [UTILISATEUR]`` (a line for the UI's users file).
 
 A thin layer over ``Assistant.stream``: the answer streams to the terminal, then the sources.
 Exit codes: 0 answered, 3 abstained, 2 bad input or no index.
@@ -15,6 +16,11 @@ from ingest.settings import ANSWER_MODES, offline_environment
 
 def main(argv: list[str] | None = None) -> int:
     offline_environment()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hash-password"]:
+        from .auth import hash_password_main
+
+        return hash_password_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m assistant", description="Pose une question aux documents indexés.")
     parser.add_argument("question", nargs="+", help="la question, en toutes lettres")
     parser.add_argument("--index", help="dossier de l'index (défaut : .note-rag/)")

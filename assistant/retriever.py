@@ -9,7 +9,7 @@ the answerer say k different things.
 
 from __future__ import annotations
 
-import math
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -19,19 +19,11 @@ import numpy as np
 
 from ingest.embeddings import NoteRagEmbeddings, get_embeddings
 from ingest.settings import Settings
-from ingest.store import Generation, IndexStore, StoredChunk
+from ingest.store import Generation, IndexStore, StoredChunk, split_record_id
 
+from .index_cache import ReaderCache
 from .lexical import acronyms_in, tokens
 
-
-def idf_table(chunk_tokens: list[list[str]]) -> dict[str, float]:
-    """Smoothed IDF of every stem over the indexed passages (weights of a question's key terms)."""
-    n = len(chunk_tokens)
-    df: dict[str, int] = {}
-    for toks in chunk_tokens:
-        for t in set(toks):
-            df[t] = df.get(t, 0) + 1
-    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 RetrieverKind = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
@@ -65,10 +57,19 @@ class _LoadedGeneration:
     generation: Generation
     chunks: list[StoredChunk]
     by_id: dict[str, StoredChunk]
-    bm25: Any
+    bm25: Any  # ``get_scores(stems) -> np.ndarray`` over ``chunks`` (index_cache.SparseBM25)
     idf: dict[str, float]
     filters_values: dict[str, list[Any]] = field(default_factory=dict)
-    acronyms: dict[str, str] = field(default_factory=dict)  # as the indexed documents define them
+    stale: int = 0  # records of unlisted versions dense search met among its nearest (it asks for more)
+    source: str = ""  # where the lexical index came from: "disk" or "built"
+    _acronyms: dict[str, str] | None = None
+
+    @property
+    def acronyms(self) -> dict[str, str]:
+        """Acronyms as the indexed documents define them, read on first use (not at start-up)."""
+        if self._acronyms is None:
+            self._acronyms = acronyms_in([c.text for c in self.chunks])
+        return self._acronyms
 
 
 def _where(filters: dict[str, Any] | None) -> dict | None:
@@ -118,6 +119,7 @@ class HybridRetriever:
         self._embeddings = embeddings
         self._loaded: _LoadedGeneration | None = None
         self._lock = threading.Lock()
+        self.cache = ReaderCache(settings, self.store.location, self.store.base)  # this machine's copy of generations
 
     # -- index state ---------------------------------------------------------------------------
 
@@ -138,22 +140,16 @@ class HybridRetriever:
     def _load_current(self) -> _LoadedGeneration:
         with self._lock:
             generation = self.store.require_current(self._requested_embeddings())
-            if self._loaded is not None and self._loaded.generation.number == generation.number:
+            if self._loaded is not None and self._loaded.generation.uid == generation.uid:
                 return self._loaded
-            chunks = generation.all_chunks()
-            import bm25s
-
-            chunk_tokens = [tokens(c.embedding_text()) or ["∅"] for c in chunks]
-            bm25 = bm25s.BM25()
-            bm25.index(chunk_tokens, show_progress=False)
+            index = self.cache.load(generation)  # chunks + BM25, from this machine's cache when it can
+            chunks = index.chunks
             values = {
                 "kind": sorted({c.kind for c in chunks}),
                 "year": sorted({c.year for c in chunks if c.year is not None}),
                 "doc_id": sorted({c.doc_id for c in chunks}),
             }
-            self._loaded = _LoadedGeneration(
-                generation, chunks, {c.id: c for c in chunks}, bm25, idf_table(chunk_tokens), values, acronyms_in([c.text for c in chunks])
-            )
+            self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, index.bm25, index.idf, values, 0, index.source)
             if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
                 self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
@@ -183,27 +179,74 @@ class HybridRetriever:
     # -- search --------------------------------------------------------------------------------
 
     def dense(self, query_vector: np.ndarray, n: int, filters: dict | None, loaded: _LoadedGeneration | None = None) -> list[tuple[StoredChunk, float]]:
+        """Chroma's nearest chunks among those the generation lists.
+
+        The data collection also holds versions no longer (or not yet) listed, so the query
+        asks for a few more than ``n`` and drops those; filters are applied the same way,
+        since a filtered Chroma query scans every match (tens of ms per 10k chunks). Only
+        when that leaves too few does Chroma filter (a selective filter, many stale records).
+        """
         loaded = loaded or self.refresh()
         total = len(loaded.chunks)
         if total == 0:
             return []
-        result = loaded.generation.chunks.query(
-            query_embeddings=[query_vector.tolist()],
-            n_results=min(n, total),
-            where=_where(filters),
-            include=["distances"],
-        )
-        return [(loaded.by_id[i], 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in loaded.by_id]
+        collection = loaded.generation.chunks
+        vector = [query_vector.tolist()]
+        if loaded.generation.legacy:
+            result = collection.query(query_embeddings=vector, n_results=min(n, total), where=_where(filters), include=["distances"])
+            return [(loaded.by_id[i], 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in loaded.by_id]
+        active = any(key in FILTER_KEYS and value not in (None, "", []) for key, value in (filters or {}).items())
+        fetch = min(total + loaded.stale, 2000, (max(4 * n, 100) if active else n + 10) + loaded.stale)
+        for _ in range(3):
+            result = collection.query(query_embeddings=vector, n_results=fetch, include=["distances"])
+            found = self._live(loaded, result, filters)
+            if not active:  # remember how many unlisted records crowd the nearest ones
+                loaded.stale = min(2000, max(loaded.stale, len(result["ids"][0]) - len(found)))
+            if len(found) >= n or len(result["ids"][0]) < fetch:
+                return found[:n]
+            fetch *= 4
+        where = _where(filters)
+        live = {"version": {"$in": sorted({c.version for c in loaded.chunks if c.version})}}
+        where = {"$and": [where, live]} if where else live
+        result = collection.query(query_embeddings=vector, n_results=min(n, total), where=where, include=["distances"])
+        return self._live(loaded, result, filters)[:n]
+
+    @staticmethod
+    def _live(loaded: _LoadedGeneration, result: dict, filters: dict | None) -> list[tuple[StoredChunk, float]]:
+        found = []
+        for record_id, distance in zip(result["ids"][0], result["distances"][0]):
+            version, chunk_id = split_record_id(record_id, False)
+            chunk = loaded.by_id.get(chunk_id)
+            if chunk is not None and chunk.version == version and _matches(chunk, filters):
+                found.append((chunk, 1.0 - distance))
+        return found
 
     def lexical(self, query: str, n: int, filters: dict | None, loaded: _LoadedGeneration | None = None) -> list[tuple[StoredChunk, float]]:
+        """BM25 top-n (score > 0), best first, ties in document order.
+
+        Only the best candidates are sorted (``np.partition``): sorting all 100k scores
+        and testing each chunk against the filters cost more than the rest of the search.
+        """
         loaded = loaded or self.refresh()
         query_tokens = tokens(query)
         if not query_tokens or not loaded.chunks:
             return []
         scores = loaded.bm25.get_scores(query_tokens)
-        order = np.argsort(-scores)
-        ranked = [(loaded.chunks[i], float(scores[i])) for i in order if scores[i] > 0 and _matches(loaded.chunks[i], filters)]
-        return ranked[:n]
+        positive = np.flatnonzero(scores > 0)
+        active = any(key in FILTER_KEYS and value not in (None, "", []) for key, value in (filters or {}).items())
+        take = min(len(positive), max(4 * n, 50) if active else n)
+        while take:
+            if take < len(positive):  # every chunk scoring at least the take-th best score
+                threshold = np.partition(scores[positive], len(positive) - take)[len(positive) - take]
+                candidates = positive[scores[positive] >= threshold]
+            else:
+                candidates = positive
+            ordered = candidates[np.lexsort((candidates, -scores[candidates]))]
+            ranked = [(loaded.chunks[i], float(scores[i])) for i in ordered if _matches(loaded.chunks[i], filters)]
+            if len(ranked) >= n or take >= len(positive):
+                return ranked[:n]
+            take = min(len(positive), take * 8)
+        return []
 
     def search(
         self,
@@ -247,14 +290,28 @@ class HybridRetriever:
         if not chunk_ids:
             return []
         loaded = loaded or self.refresh()
-        where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
-        records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
+        legacy = loaded.generation.legacy
+        chunks = [loaded.by_id.get(chunk_id) for chunk_id in chunk_ids]
+        if not legacy and all(c is not None and c.sentence_ids is not None for c in chunks):
+            # by id: a primary-key lookup (at 400k sentences, 5 ms instead of 70 ms by metadata)
+            ids = [record_id for c in chunks for record_id in json.loads(c.sentence_ids)]
+            if not ids:
+                return []
+            records = loaded.generation.sentences.get(ids=ids, include=["embeddings", "documents", "metadatas"])
+            order = {record_id: n for n, record_id in enumerate(ids)}  # chunk by chunk, as asked
+            rows = sorted(zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"]), key=lambda r: order[r[0]])
+            records = {key: [r[n] for r in rows] for n, key in enumerate(("ids", "documents", "metadatas", "embeddings"))}
+        else:
+            where = {"chunk_id": chunk_ids[0]} if len(chunk_ids) == 1 else {"chunk_id": {"$in": chunk_ids}}
+            records = loaded.generation.sentences.get(where=where, include=["embeddings", "documents", "metadatas"])
         return [
             SentenceRecord(
                 id=i, chunk_id=m["chunk_id"], text=d, position=int(m.get("position", 0)), vector=np.asarray(v, dtype=np.float32),
                 kind=str(m.get("unit", "sentence")),
             )
             for i, d, m, v in zip(records["ids"], records["documents"], records["metadatas"], records["embeddings"])
+            # the same chunk may sit in an older version of its document: keep the live one's
+            if legacy or (m["chunk_id"] in loaded.by_id and loaded.by_id[m["chunk_id"]].version == m.get("version"))
         ]
 
     @staticmethod

@@ -1,6 +1,9 @@
-"""CLI: ``python -m evals calibrate [--embeddings NAME]`` fits the evidence model on the training
-split (see ``evals.calibrate``); ``python -m evals [--questions FILE] [--mode M | --modes M1,M2] [--embeddings NAME]
-[--retriever hybrid|dense|bm25] [--mirror DIR] [--out DIR] [--index DIR] [--no-compare]``.
+"""CLI: ``python -m evals [--questions FILE | --split NAME] [--mode M | --modes M1,M2] [--embeddings NAME]
+[--retriever hybrid|dense|bm25] [--mirror DIR] [--out DIR] [--index DIR] [--no-compare]``,
+``python -m evals calibrate [--embeddings NAME]`` (fits the evidence model on the training split,
+see ``evals.calibrate``), ``python -m evals bench [--quick] --out DIR`` (performance beside the
+naive pipeline, see ``evals.bench``) and ``python -m evals scale --out DIR`` (the scale
+simulation alone).
 
 Builds (or reuses, incrementally) one index per embeddings backend under the index root, runs
 note-rag on the question file in each answer mode, compares retrievers, embeddings and the naive
@@ -60,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         from .calibrate import main as calibrate
 
         return calibrate(argv[1:])
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
+    if argv[:1] == ["scale"]:
+        from .scale import main as scale_main
+
+        return scale_main(argv[1:])
     args = parser().parse_args(argv)
 
     from ingest.settings import offline_environment

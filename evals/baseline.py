@@ -54,20 +54,19 @@ class CachedEmbeddings(Embeddings):
         return self.backend.embed_query(text)
 
 
-def corpus_documents(settings: Settings, folder: Path | None = None) -> list[Document]:
-    """The corpus (corpus/sources.toml, or every supported file of ``folder``), loaded as the index
-    loads it, as LangChain Documents."""
+def corpus_documents(settings: Settings, paths: list[Path] | None = None) -> list[Document]:
+    """Every source of corpus/sources.toml (or the given files and folders), loaded as the
+    index loads them, as LangChain Documents."""
     from ingest.loaders import SUPPORTED_EXTENSIONS
 
-    if folder is not None:
-        loaded_documents = [load_document(p, max_file_mb=settings.max_file_mb) for p in sorted(folder.rglob("*")) if p.suffix.lower() in SUPPORTED_EXTENSIONS]
-    else:
-        loaded_documents = [
-            load_document(obtain(source, settings), source.info(), max_file_mb=settings.max_file_mb)  # the copy the index was built from
-            for source in read_manifest(settings.sources_file)
-        ]
+    if paths is not None:
+        files = [f for p in map(Path, paths) for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.suffix.lower() in SUPPORTED_EXTENSIONS]
+        pairs = [(f, None) for f in files]
+    else:  # the copy the index was built from
+        pairs = [(obtain(source, settings), source.info()) for source in read_manifest(settings.sources_file)]
     documents = []
-    for loaded in loaded_documents:
+    for path, info in pairs:
+        loaded = load_document(path, info, max_file_mb=settings.max_file_mb)
         text = "\n\n".join(text for block in loaded.blocks if (text := block.plain_text().strip()))
         info = loaded.info
         metadata = {"doc_id": info.doc_id, "title": info.title, "kind": info.kind, "source": info.source}
@@ -98,7 +97,18 @@ class _Passage:
 class NaiveBaseline:
     """Dense top-k over 1000-character chunks; the answer is the best chunk; never abstains."""
 
-    def __init__(self, settings: Settings, embeddings: str = "e5-small", folder: Path | None = None, chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP):
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: str = "e5-small",
+        chunk_size: int = CHUNK_SIZE,
+        chunk_overlap: int = CHUNK_OVERLAP,
+        *,
+        paths: list[Path] | None = None,
+        cache: bool = True,
+    ):
+        """``paths``: these files instead of corpus/sources.toml; ``cache=False``: embed every
+        chunk (the prototype had no cache: the benchmark times it as it was)."""
         offline_environment()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -107,9 +117,10 @@ class NaiveBaseline:
 
         self.embeddings_name = embeddings
         backend = get_embeddings(embeddings)
-        self.embedding_function = CachedEmbeddings(backend, Path(settings.model_cache_dir) / "embeddings.sqlite")
+        self.embedding_function = CachedEmbeddings(backend, Path(settings.model_cache_dir) / "embeddings.sqlite") if cache else backend
         splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        self.chunks = splitter.split_documents(corpus_documents(settings, folder))
+        self.documents = corpus_documents(settings, paths)
+        self.chunks = splitter.split_documents(self.documents)
         for position, chunk in enumerate(self.chunks):
             chunk.metadata["chunk_id"] = f"{chunk.metadata['doc_id']}#{position}"
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))

@@ -137,3 +137,60 @@ def all_plots(results: Sequence[EvalResult], out: Path) -> list[Path]:
         systems_comparison(results, out / "systems.png"),
     ]
     return [p for p in written if p is not None]
+
+
+# ----------------------------------------------------------------------------------------------
+# benchmark (python -m evals bench / scale)
+
+
+def scale_plot(rows: Sequence[dict], path: Path) -> Path:
+    """Retrieval p95, start-up, memory and adding a document against corpus size, per backend,
+    with the goals drawn where there is one."""
+    plt = _pyplot()
+    panels = [
+        ("retrieval_p95_ms", "retrieval p95 (ms)", 50.0),
+        ("startup_s", "start-up, cached (s)", 5.0),
+        ("rss_mb", "reader peak RSS (MB)", None),
+        ("add_document_s", "add one document (s)", 10.0),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    for ax, (key, label, goal) in zip(axes.flat, panels):
+        for backend in backends:
+            points = sorted((r["chunks"], r[key]) for r in rows if r["backend"] == backend)
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=backend)
+            if key == "startup_s":
+                cold = sorted((r["chunks"], r["startup_cold_s"]) for r in rows if r["backend"] == backend)
+                ax.plot([p[0] for p in cold], [p[1] for p in cold], linestyle=":", marker="x", label=f"{backend}, empty cache")
+        if goal is not None:
+            ax.axhline(goal, color="red", linestyle="--", linewidth=1, label="goal at 100k")
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Scale simulation (stand-in embedder: hashing:384)")
+    return _save(plt, fig, path)
+
+
+def bench_plot(panels: Sequence[tuple[str, dict[str, float | None]]], path: Path) -> Path:
+    """One small panel per measure, a bar per system (note-rag, naive pipeline)."""
+    plt = _pyplot()
+    columns = 3
+    rows = max(1, (len(panels) + columns - 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(11, 2.6 * rows + 0.6))
+    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
+    colours = {"note-rag": "#2b6cb0", "naive": "#a0a0a0"}
+    for ax, (title, values) in zip(flat, panels):
+        shown = [(name, value) for name, value in values.items() if value is not None]
+        ax.bar([n for n, _ in shown], [v for _, v in shown], color=[colours.get(n.split(" ")[0], "#6b8e23") for n, _ in shown])
+        for i, (_, value) in enumerate(shown):
+            ax.annotate(f"{value:.3g}", (i, value), ha="center", va="bottom", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.margins(y=0.2)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in flat[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("note-rag beside the naive LangChain pipeline (same corpus, same machine)")
+    return _save(plt, fig, path)

@@ -187,7 +187,7 @@ def run_evaluation(options: Options) -> Run:
     try:
         from .baseline import corpus_documents
 
-        documents = {d.metadata["doc_id"]: d.page_content for d in corpus_documents(settings, options.corpus)}
+        documents = {d.metadata["doc_id"]: d.page_content for d in corpus_documents(settings, [options.corpus] if options.corpus else None)}
         run.checks = unreachable_expectations(questions, documents)
     except Exception as error:  # noqa: BLE001 - a check, never a blocker
         run.notes.append(f"question-file check skipped ({type(error).__name__}: {error})")
@@ -257,7 +257,7 @@ def run_evaluation(options: Options) -> Run:
             name = f"naive LangChain · {label(embeddings)}"
             _log(f"[evals] {name} (RecursiveCharacterTextSplitter 1000/100, Chroma dense, top chunk)")
             try:
-                baseline = NaiveBaseline(settings, embeddings, options.corpus)
+                baseline = NaiveBaseline(settings, embeddings, paths=[options.corpus] if options.corpus else None)
                 try:
                     run.results.append(
                         evaluate(

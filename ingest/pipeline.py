@@ -1,20 +1,26 @@
 """build_index: files -> loaders -> chunks -> embeddings -> a new Chroma generation.
 
 Incremental and idempotent: a document whose fingerprint (file bytes, declared metadata,
-chunking settings, pipeline version) is unchanged keeps its chunks and vectors, copied as they
-are into the next generation; an unchanged corpus creates no generation at all and embeds
-nothing. A document that fails to load keeps its previous chunks (nothing is lost on failure)
-and is reported; the run then exits non-zero.
+chunking settings, pipeline version) is unchanged keeps its chunks and vectors, listed as they
+are by the next generation (nothing is copied); an unchanged corpus creates no generation at
+all and embeds nothing. A document that fails to load keeps its previous chunks (nothing is
+lost on failure) and is reported; the run then exits non-zero.
+
+Writers take turns (``IndexStore.lock``: a flock on one machine, a lease held in the Chroma
+server otherwise). Against a server shared by several machines, a full ingest removes only the
+unlisted documents this machine and index folder wrote: another machine's documents stay.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -24,7 +30,7 @@ from .loaders import SUPPORTED_EXTENSIONS, LoaderError, load_document
 from .models import Chunk, DocumentInfo, DocumentResult, IngestReport, file_sha256
 from .settings import Settings, get_settings
 from .sources import SourceError, obtain, read_manifest
-from .store import IndexStore, add_in_batches, chunk_metadata, copy_records, in_filter, index_lock
+from .store import IndexStore, WriteLock, index_lock, writer_id
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
 PIPELINE_VERSION = "3"
@@ -110,15 +116,29 @@ def build_index(
     settings = (settings or get_settings()).with_overrides(
         index_dir=index_dir, mirror=mirror, embeddings=embeddings if isinstance(embeddings, str) else None
     )
-    with index_lock(settings):  # one writer at a time (CLI, UI upload, evals)
-        return _build(paths, embeddings, rebuild, settings, progress)
+    with writing(settings) as (store, lock):
+        return _build(paths, embeddings, rebuild, settings, progress, store, lock)
 
 
-def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool) -> IngestReport:
+@contextmanager
+def writing(settings: Settings) -> Iterator[tuple[IndexStore, WriteLock]]:
+    """The index, held by this writer alone (CLI, UI upload, evals), until the block ends.
+
+    With a Chroma server the lease lives in the server, since machines share no filesystem;
+    otherwise a lock file of the index folder.
+    """
+    if settings.chroma_url:
+        store = IndexStore(settings)
+        with store.lock() as lock:
+            yield store, lock
+    else:
+        with index_lock(settings) as lock:
+            yield IndexStore(settings), lock
+
+
+def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool, store: IndexStore, lock: WriteLock) -> IngestReport:
     started = time.perf_counter()
     full_sync = not paths
-    store = IndexStore(settings)
-    store.cleanup()  # leftovers of an interrupted run
     current = store.current()
     if isinstance(embeddings, NoteRagEmbeddings):
         backend_name = embeddings.name
@@ -177,7 +197,14 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool)
         new_chunks[target.doc_id] = chunks
 
     listed = {t.doc_id for t in targets}
-    removed = [doc_id for doc_id in previous if full_sync and doc_id not in listed]
+    me = writer_id(settings)
+    removed = [
+        doc_id
+        for doc_id in previous
+        if full_sync and doc_id not in listed and (not settings.chroma_url or previous[doc_id].get("writer") in (None, me))
+    ]
+    if full_sync:  # another machine's documents, on a shared server, are not ours to remove
+        kept.extend(doc_id for doc_id in previous if doc_id not in listed and doc_id not in removed)
     if not full_sync:
         kept.extend(doc_id for doc_id in previous if doc_id not in seen and doc_id not in kept)
     for doc_id in removed:
@@ -205,21 +232,22 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool)
     chunk_vectors, sentence_records, computed = _embed(all_new, backend, settings, progress)
     report.chunks_embedded = computed
 
-    generation = store.begin(backend.name, backend.dimension)
-    if current is not None and kept and not reembed_all:
-        copy_records(current.chunks, generation.chunks, in_filter("doc_id", kept))
-        copy_records(current.sentences, generation.sentences, in_filter("doc_id", kept))
-    if all_new:
-        add_in_batches(generation.chunks, [c.id for c in all_new], chunk_vectors, [c.text for c in all_new], [chunk_metadata(c) for c in all_new])
-    if sentence_records[0]:
-        ids, vectors, texts, metas = sentence_records
-        add_in_batches(generation.sentences, ids, vectors, texts, metas)
-    if settings.crash_test_pause:
-        # Test hook: the SIGKILL test kills a real run at its most delicate moment (new
-        # generation written, not switched to) and checks readers still get the previous one.
-        print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
-        time.sleep(settings.crash_test_pause)
-    store.commit(generation)
+    changes: dict[str, dict | None] = {doc_id: None for doc_id in removed}
+    changes.update(store.stage(all_new, chunk_vectors, sentence_records, backend.name, backend.dimension, me))
+    if current is not None and current.legacy and not reembed_all:
+        changes.update(store.stage_legacy(current, [d for d in dict.fromkeys(kept) if d not in changes], me))
+
+    def pause() -> None:
+        if settings.crash_test_pause:
+            # Test hook: the SIGKILL test kills a real run at its most delicate moment (new
+            # records written, generation not published) and checks readers get the previous one.
+            print("crash-test: generation written, pausing before commit", file=sys.stderr, flush=True)
+            time.sleep(settings.crash_test_pause)
+
+    generation, replaced = store.publish(
+        current, changes, backend.name, backend.dimension, fresh=reembed_all, check=lock.check, pause=pause
+    )
+    store.retire(generation, replaced)
     report.generation = generation.number
     report.seconds = time.perf_counter() - started
     return report
@@ -279,23 +307,23 @@ def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool
     if Path(name).suffix.lower() not in UPLOAD_EXTENSIONS:
         raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown ou texte seulement")
     target = uploads_dir(settings) / name
-    with index_lock(settings):
+    with writing(settings) as (store, lock):
         load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
         if target.exists():
             if file_sha256(target) == file_sha256(Path(uploaded)):
-                return _build([target], None, False, settings, progress)  # the same file again: unchanged
+                return _build([target], None, False, settings, progress, store, lock)  # the same file again: unchanged
             raise LoaderError(
                 f"un fichier « {name} » a déjà été ajouté, avec un autre contenu : renommez le nouveau fichier "
                 "(l'ancien reste dans l'index, rien n'a été remplacé)"
             )
-        current = IndexStore(settings).current()
+        current = store.current()
         indexed = current.manifest().get(Path(name).stem) if current is not None else None
         if indexed:
             raise LoaderError(f"un document « {Path(name).stem} » est déjà indexé : renommez le fichier avant de l'envoyer")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(Path(uploaded).read_bytes())
         try:
-            report = _build([target], None, False, settings, progress)
+            report = _build([target], None, False, settings, progress, store, lock)
         except Exception:
             target.unlink(missing_ok=True)
             raise

@@ -73,9 +73,18 @@ class Settings(BaseSettings):
     crash_test_pause: float | None = Field(default=None, description="Tests only: seconds to wait before switching generations.")
 
     # --- embeddings and store ---------------------------------------------------------------
-    embeddings: str = Field(default="e5-small", description="e5-small | sentence-transformers:NAME_OR_PATH | use-multilingual")
+    embeddings: str = Field(
+        default="e5-small",
+        description="e5-small | sentence-transformers:NAME_OR_PATH | use-multilingual (hashing:DIM: benchmark stand-in, no model)",
+    )
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; default: embedded.")
     collection: str = Field(default="note_rag")
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Chroma server: a writer whose lease is not renewed for this long is taken for dead.",
+    )
+    lease_wait: float = Field(default=1800.0, ge=0, description="Chroma server: seconds a writer waits for another one to finish.")
 
     # --- retrieval and answers --------------------------------------------------------------
     mode: AnswerMode = Field(default="extractive")
@@ -103,7 +112,10 @@ class Settings(BaseSettings):
     ollama_host: str = "http://127.0.0.1:11434"
 
     # --- UI ---------------------------------------------------------------------------------
-    auth: str | None = Field(default=None, description="user:password for basic auth in the UI.")
+    auth: str | None = Field(
+        default=None,
+        description="UI login: path of a users file (lines user:hash from `python -m assistant hash-password`), or user:password.",
+    )
     feedback_path: Path | None = Field(default=None, description="JSONL of 👍/👎 votes; default index_dir/feedback.jsonl.")
     upload_max_mb: float = 20.0
 
@@ -118,6 +130,8 @@ class Settings(BaseSettings):
     def _known_embeddings(cls, value: str) -> str:
         if value in ("e5-small", "use-multilingual") or value.startswith("sentence-transformers:"):
             return value
+        if value.startswith("hashing:") and value.split(":", 1)[1].isdigit():
+            return value  # the benchmarks' stand-in (no model): see ingest.embeddings
         raise ValueError("backend d'embeddings inconnu : e5-small, use-multilingual ou sentence-transformers:NOM_OU_CHEMIN")
 
     @property

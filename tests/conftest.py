@@ -7,11 +7,12 @@ Indexes are built once per session in temporary folders; the embedding cache in
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+
+from evals.procs import chroma_executable, free_port, start_chroma  # noqa: F401 - shared with the test modules
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,12 +33,6 @@ ANNOUNCEMENT = REPO / "corpus" / "note-conjoncture-2024-annonce.md"
 
 
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -66,3 +61,13 @@ def corpus_assistant(corpus_index):
     from assistant import Assistant
 
     return Assistant(index_dir=corpus_index, mode="extractive")
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real ``chroma run`` on a free loopback port (stopped by PID): its URL."""
+    if chroma_executable() is None:
+        pytest.skip("the chroma CLI is not installed")
+    server = start_chroma(tmp_path / "server-data", env=subprocess_env())
+    yield server.url
+    server.stop()

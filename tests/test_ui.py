@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import pytest
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+from evals.procs import stop, wait_http
 
 from .conftest import (
     ANNOUNCEMENT,
@@ -91,7 +94,7 @@ def ui_upload_index(tmp_path_factory) -> Path:
 class Server:
     """ui.launch() in a background thread on a free loopback port."""
 
-    def __init__(self, index_dir: Path, **settings):
+    def __init__(self, index_dir: Path, auth=None, **settings):
         import ui
         from assistant import Assistant
         from ingest.settings import get_settings
@@ -101,7 +104,7 @@ class Server:
         self.assistant = Assistant(settings=self.settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.demo = ui.launch(self.assistant, "127.0.0.1", self.port, prevent_thread_lock=True, quiet=True)
+        self.demo = ui.launch(self.assistant, "127.0.0.1", self.port, auth=auth, prevent_thread_lock=True, quiet=True)
 
     def close(self) -> None:
         self.demo.close()
@@ -467,42 +470,148 @@ def test_sources_panel_flags_unsupported_figures_and_abstention():
     assert "Pas de réponse dans les documents" in abstained and "Hors sujet." in abstained
 
 
-def test_command_line_serves_with_basic_auth(ui_index):
+def start_ui(index: Path, *args: str, **env: str) -> tuple[subprocess.Popen, str]:
+    """``python ui.py`` on a free port, once it answers on 127.0.0.1 (the caller stops it by PID)."""
     port = free_port()
-    env = subprocess_env(NOTE_RAG_AUTH="journaliste:secret-2024")
     process = subprocess.Popen(
-        [PYTHON, "ui.py", "--index", str(ui_index), "--port", str(port), "--mode", "extractive"],
+        [PYTHON, "ui.py", "--index", str(index), "--port", str(port), "--mode", "extractive", *args],
         cwd=REPO,
-        env=env,
+        env=subprocess_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(url + "config", timeout=5) as response:
-                    config = json.loads(response.read())
-                break
-            except urllib.error.HTTPError as error:  # 401: up, and locked
-                config = None
-                assert error.code in (401, 403), error
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "ui.py did not start in 180 s"
-                time.sleep(0.5)
-        assert config is None or config.get("auth_required"), "the UI must ask for a password"
-        with pytest.raises(Exception, match="(?i)auth|login|401|unauthori"):
-            client(url).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
+        wait_http(url, 180, process)
+    except Exception:
+        stop(process)
+        raise AssertionError(process.stdout.read() if process.stdout else "ui.py did not start") from None
+    return process, url
+
+
+def assert_locked(url: str) -> None:
+    """Without a login: no page config, no upload, no API call."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "config", timeout=10)
+    assert refused.value.code == 401
+    import httpx
+
+    upload = httpx.post(url + "gradio_api/upload", files={"files": ("note.md", b"# Note\n\nTexte.\n")}, timeout=10)
+    assert upload.status_code == 401
+    with pytest.raises(Exception, match="(?i)auth|login|401|unauthori"):
+        client(url).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
+
+
+def test_command_line_serves_with_basic_auth(ui_index):
+    process, url = start_ui(ui_index, NOTE_RAG_AUTH="journaliste:secret-2024")
+    try:
+        assert_locked(url)
         answer = client(url, auth=("journaliste", "secret-2024")).predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")
         assert "[1]" in answer["text"]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def users_file(path: Path, **passwords: str) -> Path:
+    """A users file written with the real ``python -m assistant hash-password`` (password on stdin)."""
+    lines = ["# utilisateurs de l'interface note-rag"]
+    for user, password in passwords.items():
+        done = subprocess.run(
+            [PYTHON, "-m", "assistant", "hash-password", user], input=password + "\n", capture_output=True, text=True, cwd=REPO, env=subprocess_env(), timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        lines.append(done.stdout.strip())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_exposed_ui_without_logins_refuses_to_start_and_says_how(tmp_path):
+    done = subprocess.run(
+        [PYTHON, "ui.py", "--host", "0.0.0.0", "--port", str(free_port()), "--index", str(tmp_path)],
+        cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stderr
+    assert "refus de démarrer" in message and "sans authentification" in message
+    assert "NOTE_RAG_AUTH=" in message and "python -m assistant hash-password" in message and "--insecure" in message
+    assert "Traceback" not in message
+
+
+def test_insecure_overrides_the_refusal_with_a_warning(tmp_path):
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the UI warns, then cannot bind.
+    done = subprocess.run(
+        [PYTHON, "ui.py", "--host", "192.0.2.1", "--port", str(free_port()), "--index", str(tmp_path), "--insecure"],
+        cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=180,
+    )
+    assert "AVERTISSEMENT" in done.stderr and "sans authentification" in done.stderr
+    assert "refus de démarrer" not in done.stderr
+
+
+@pytest.mark.slow
+def test_exposed_ui_with_a_users_file_serves_logged_in_users_only(tmp_path):
+    index = _build(tmp_path / "index", paths=[ANNOUNCEMENT])
+    users = users_file(tmp_path / "utilisateurs.txt", alice="cheval-correct-1", bob="agrafe-batterie-2")
+    # The one test that listens on every interface: that is what it checks.
+    process, url = start_ui(index, "--host", "0.0.0.0", NOTE_RAG_AUTH=str(users))
+    try:
+        assert_locked(url)
+        with pytest.raises(Exception, match="(?i)auth|login|401|unauthori|credentials|incorrect"):
+            client(url, auth=("alice", "mauvais-mot-de-passe"))
+        with pytest.raises(Exception, match="(?i)auth|login|401|unauthori|credentials|incorrect"):
+            client(url, auth=("mallory", "cheval-correct-1"))
+        for user, password in (("alice", "cheval-correct-1"), ("bob", "agrafe-batterie-2")):
+            answer = client(url, auth=(user, password)).predict(
+                "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?", api_name="/ask"
+            )
+            assert "17" in answer["text"] and "[1]" in answer["text"]
+    finally:
+        stop(process)
+    assert "2 utilisateur(s)" in process.stdout.read()
+
+
+@pytest.mark.browser
+def test_browser_logged_in_user_adds_a_document_and_votes_in_their_name(tmp_path, page):
+    from assistant.auth import load_users
+
+    index = _build(tmp_path / "index", paths=[ANNOUNCEMENT])
+    running = Server(index, auth=load_users(str(users_file(tmp_path / "utilisateurs.txt", alice="cheval-correct-1"))))
+    try:
+        page.goto(running.url)
+        page.locator("input[type=password]").wait_for()
+        page.locator("input:not([type=password]), textarea").first.fill("alice")
+        page.locator("input[type=password]").fill("cheval-correct-1")
+        page.get_by_role("button", name=re.compile("Connexion|Login", re.I)).click()
+        page.wait_for_selector("#nr-question textarea")
+
+        page.get_by_text("Ajouter un document à l'index").click()
+        document = tmp_path / "villeneuve-sur-data-2024.md"
+        document.write_text(UPLOADED_MD, encoding="utf-8")
+        assert "a été ajouté à l'index" in upload(page, document, "a été ajouté à l'index")
+
+        ask(page, "Quel budget la commune de Villeneuve-sur-Data a-t-elle consacré à son plan de cybersécurité ?")
+        page.locator('#nr-chat button[aria-label="J\'aime"], #nr-chat button[aria-label="Like"]').last.click()
+        page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('a été enregistré')")
+        record = json.loads(Path(running.settings.feedback_file).read_text(encoding="utf-8").splitlines()[-1])
+        assert record["user"] == "alice" and record["vote"] == "up" and "42 000" in record["answer"]
+    finally:
+        running.close()
+
+
+def test_passwords_are_salted_hashed_and_checked_whoever_asks(tmp_path):
+    from assistant.auth import AuthError, hash_password, load_users, verify_password
+
+    first, second = hash_password("cheval-correct-1"), hash_password("cheval-correct-1")
+    assert first != second and first.startswith("scrypt$"), "a fresh salt for every hash"
+    assert verify_password("cheval-correct-1", first) and not verify_password("cheval-correct-2", first)
+    users = load_users(str(users_file(tmp_path / "u.txt", alice="cheval-correct-1")))
+    assert users("alice", "cheval-correct-1") and not users("alice", "cheval") and not users("eve", "cheval-correct-1")
+    assert load_users("journaliste:secret-2024")("journaliste", "secret-2024")
+    broken = tmp_path / "cassé.txt"
+    broken.write_text("alice:scrypt$16384$8$1$pas-du-base64$xx\n", encoding="utf-8")
+    with pytest.raises(AuthError, match="ligne 1"):
+        load_users(str(broken))
+    with pytest.raises(AuthError, match="introuvable"):
+        load_users(str(tmp_path / "absent.txt"))
+    short = subprocess.run([PYTHON, "-m", "assistant", "hash-password"], input="court\n", capture_output=True, text=True, cwd=REPO, env=subprocess_env(), timeout=60)
+    assert short.returncode == 2 and "trop court" in short.stderr
