@@ -177,7 +177,7 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool,
             content_hash = fingerprint(target, settings)
             old = previous.get(target.doc_id)
             if old and old["content_hash"] == content_hash and not reembed_all:
-                result.status, result.chunks, result.pages = "unchanged", len(old["chunk_ids"]), old.get("pages")
+                result.status, result.chunks, result.pages = "unchanged", int(old.get("chunks") or 0), old.get("pages")
                 kept.append(target.doc_id)
                 continue
             document = load_document(target.path, target.info, max_file_mb=settings.max_file_mb)
@@ -210,13 +210,15 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool,
     for doc_id in removed:
         report.documents.append(DocumentResult(path=str(previous[doc_id].get("source") or doc_id), doc_id=doc_id, status="removed"))
 
-    old_ids = {cid for doc_id in previous for cid in previous[doc_id]["chunk_ids"]}
-    new_ids = {chunk.id for chunks in new_chunks.values() for chunk in chunks}
-    kept_ids = {cid for doc_id in kept for cid in previous[doc_id]["chunk_ids"]}
-    report.chunks_unchanged = len(kept_ids) + len(new_ids & old_ids)
-    report.chunks_removed = len(old_ids - kept_ids - new_ids)
+    report.chunks_unchanged = sum(int(previous[doc_id].get("chunks") or 0) for doc_id in set(kept))
+    report.chunks_removed = sum(int(previous[doc_id].get("chunks") or 0) for doc_id in removed)
+    before = current.chunk_ids(d for d in new_chunks if d in previous) if current is not None else {}
     for doc_id, chunks in new_chunks.items():
+        old_ids = before.get(doc_id, set())
+        new_ids = {chunk.id for chunk in chunks}
         fresh = [c for c in chunks if c.id not in old_ids]
+        report.chunks_unchanged += len(new_ids & old_ids)
+        report.chunks_removed += len(old_ids - new_ids)
         if doc_id in previous:
             report.chunks_updated += len(fresh)
         else:

@@ -59,6 +59,7 @@ from .settings import Settings, offline_environment
 
 LAYOUT = 2  # generation records + shared data collections (1: a copy of every record per generation)
 BATCH = 500
+MANIFEST_BATCH = 2000  # Chroma accepts up to ~5000 records per call
 
 
 class IndexProblem(RuntimeError):
@@ -241,14 +242,14 @@ class Generation:
 
     @property
     def entries(self) -> dict[str, dict[str, Any]]:
-        """doc_id -> {version, content_hash, chunk_ids, source, pages, file_path, writer}."""
+        """doc_id -> {version, content_hash, chunks (a count), source, pages, file_path, writer}."""
         if self._entries is None:
             self._entries = self._legacy_entries() if self.legacy else self._read_entries()
         return self._entries
 
     def _read_entries(self) -> dict[str, dict[str, Any]]:
-        records = self.record.get(include=["documents"])
-        return {doc_id: json.loads(document) for doc_id, document in zip(records["ids"], records["documents"])}
+        records = self.record.get(include=["metadatas"])
+        return {doc_id: json.loads(meta["entry"]) for doc_id, meta in zip(records["ids"], records["metadatas"])}
 
     def _legacy_entries(self) -> dict[str, dict[str, Any]]:
         records = self.chunks.get(include=["metadatas"])
@@ -266,6 +267,8 @@ class Generation:
                 },
             )
             entry["chunk_ids"].append(chunk_id)
+        for entry in entries.values():
+            entry["chunks"] = len(entry["chunk_ids"])
         return entries
 
     @property
@@ -276,7 +279,7 @@ class Generation:
         return {doc_id: entry["version"] for doc_id, entry in self.entries.items()}
 
     def manifest(self) -> dict[str, dict[str, Any]]:
-        """doc_id -> {content_hash, chunk_ids, embeddings, source, pages, file_path, version}."""
+        """doc_id -> {content_hash, chunks, embeddings, source, pages, file_path, version}."""
         return {doc_id: {**entry, "embeddings": self.embeddings_name} for doc_id, entry in self.entries.items()}
 
     def chunk_records(self, versions: Iterable[str] | None = None, batch: int = 100) -> Iterator[tuple[list[str], list[str], list[dict]]]:
@@ -300,7 +303,24 @@ class Generation:
         return sorted(chunks, key=lambda c: (c.doc_id, c.position))
 
     def count(self) -> int:
-        return sum(len(entry.get("chunk_ids") or []) for entry in self.entries.values())
+        return sum(int(entry.get("chunks") or 0) for entry in self.entries.values())
+
+    def chunk_ids(self, doc_ids: Iterable[str], batch: int = 100) -> dict[str, set[str]]:
+        """The chunk ids of the live version of each document (read for the documents an
+        ingest changes: what the update added, kept and dropped)."""
+        wanted = [d for d in dict.fromkeys(doc_ids) if d in self.entries]
+        found: dict[str, set[str]] = {d: set() for d in wanted}
+        if self.legacy:
+            return {d: set(self.entries[d].get("chunk_ids") or []) for d in wanted}
+        owner = {self.entries[d]["version"]: d for d in wanted}
+        versions = sorted(owner)
+        for start in range(0, len(versions), batch):
+            records = self.chunks.get(where=in_filter("version", versions[start : start + batch]), include=[])
+            for record_id in records["ids"]:
+                version, chunk_id = split_record_id(record_id, False)
+                if version in owner:
+                    found[owner[version]].add(chunk_id)
+        return found
 
 
 def split_record_id(record_id: str, legacy: bool) -> tuple[str | None, str]:
@@ -451,7 +471,7 @@ class IndexStore:
                 {
                     "version": versions[chunk.doc.doc_id],
                     "content_hash": chunk.content_hash,
-                    "chunk_ids": [],
+                    "chunks": 0,
                     "source": chunk.doc.source,
                     "pages": chunk.doc_pages,
                     "file_path": chunk.file_path,
@@ -459,7 +479,7 @@ class IndexStore:
                     "written": time.time(),
                 },
             )
-            entry["chunk_ids"].append(chunk.id)
+            entry["chunks"] += 1
         return entries
 
     def stage_legacy(self, base: Generation, doc_ids: list[str], writer: str) -> dict[str, dict[str, Any]]:
@@ -488,7 +508,7 @@ class IndexStore:
             )
         entries = {}
         for doc_id in doc_ids:
-            entry = dict(base.entries[doc_id])
+            entry = {k: v for k, v in base.entries[doc_id].items() if k != "chunk_ids"}
             entries[doc_id] = {**entry, "version": versions[doc_id], "writer": writer, "written": time.time()}
         return entries
 
@@ -542,7 +562,7 @@ class IndexStore:
                 "dimension": dimension,
                 "data": key,
                 "documents": len(entries),
-                "chunks": sum(len(e.get("chunk_ids") or []) for e in entries.values()),
+                "chunks": sum(int(e.get("chunks") or 0) for e in entries.values()),
                 "committed": time.time(),
             }
             if self._pending is None:
@@ -552,13 +572,14 @@ class IndexStore:
             if previous:
                 pending.delete(ids=previous)
             ids = sorted(entries)
-            for start in range(0, len(ids), BATCH):
-                part = ids[start : start + BATCH]
+            # One small record per document, its entry in metadata: a Chroma document would be
+            # indexed for full-text search, several times slower to write.
+            for start in range(0, len(ids), MANIFEST_BATCH):
+                part = ids[start : start + MANIFEST_BATCH]
                 pending.add(
                     ids=part,
                     embeddings=[[1.0]] * len(part),
-                    documents=[json.dumps(entries[i], ensure_ascii=False) for i in part],
-                    metadatas=[{"version": str(entries[i].get("version"))} for i in part],
+                    metadatas=[{"version": str(entries[i].get("version")), "entry": json.dumps(entries[i], ensure_ascii=False)} for i in part],
                 )
             if check is not None:
                 check()
