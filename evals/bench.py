@@ -80,7 +80,8 @@ def corpus_files(folder: Path | None) -> tuple[Path, list[Path]]:
         folder = SHARED_DOCUMENTS
     if folder is None:
         return REPO / "tests" / "fixtures", [p for p in FIXTURES if p.exists()]
-    return folder, sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES)
+    # a folder's README describes the files, it is not one of them
+    return folder, sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES and p.stem.lower() != "readme")
 
 
 def percentiles(values: list[float], scale: float = 1000.0) -> dict[str, float | None]:
