@@ -7,9 +7,6 @@ so that unused backends cost nothing at start-up. Whatever the model says then g
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from ingest.settings import Settings
 
 from ingest.kinds import short_label

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .lexical import detect_language, key_terms, words
+from .lexical import detect_language, key_terms
 
 # The kinds of answer a question can ask for. A unit "carries" a kind when its text holds one
 # (see ``evidence.carries``).
@@ -195,8 +195,3 @@ def part_of(question: Question, index: int) -> Question:
     analysed.years = analysed.years or question.years
     analysed.parts = [part]
     return analysed
-
-
-def mentions(text: str) -> set[str]:
-    """Lower-case words of ``text`` (for cheap "does the answer restate the question" checks)."""
-    return set(words(text))
