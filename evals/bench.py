@@ -74,6 +74,19 @@ ETALAB_QUESTIONS = [
 ]
 
 
+# With --quick only the two short guides are indexed: questions they answer.
+QUICK_QUESTIONS = [
+    "À qui s'adresse le guide sur l'ouverture des codes sources ?",
+    "Pourquoi référencer une réutilisation sur data.gouv.fr ?",
+    "Quelles licences s'appliquent à la publication d'un code source ?",
+    "Quand est-il conseillé de publier une réutilisation au nom d'une organisation ?",
+    "Comment annoncer l'ouverture d'un code source ?",
+    "Qu'est-ce qu'une réutilisation sur data.gouv.fr ?",
+    "Comment encourager les contributions à un logiciel libre ?",
+    "Comment répondre aux questions posées à propos de votre réutilisation ?",
+]
+
+
 def corpus_files(folder: Path | None) -> tuple[Path, list[Path]]:
     """The corpus folder and its files (``../shared/real-documents``, else repository fixtures)."""
     if folder is None and SHARED_DOCUMENTS.is_dir():
@@ -314,7 +327,9 @@ def run_bench(options: Options, command: str) -> Bench:
     folder, files = corpus_files(options.corpus)
     cold_files = [f for f in files if f.name in QUICK_FILES] if options.quick else files
     cold_files = cold_files or files[:2]
-    if folder == SHARED_DOCUMENTS or any(f.name.startswith("etalab") for f in files):
+    if {f.name for f in cold_files} == set(QUICK_FILES):
+        questions = QUICK_QUESTIONS
+    elif folder == SHARED_DOCUMENTS or any(f.name.startswith("etalab") for f in files):
         questions = ETALAB_QUESTIONS
     else:
         from .harness import load_questions
@@ -397,13 +412,15 @@ def _measure(bench: Bench, options: Options, work: Path, files: list[Path], cold
         say(f"mode local : {count + 1} questions (la première charge le modèle)…")
         local = worker("local", {"index": str(index), "questions": questions[: count + 1]}, bench, "note-rag: local mode", timeout=3600)
         runs = local["runs"]
-        warm = runs[1:] or runs
+        # what the model wrote itself (an abstention or a fallback answers without it)
+        warm = [r for r in runs[1:] if r["mode"] == "local" and not r["abstained"]] or runs[1:] or runs
         m["local"] = {
             "questions": len(runs),
             "cold_first_answer_s": runs[0]["first_answer_s"],
             "first_answer_s": percentiles([r["first_answer_s"] for r in warm if r["first_answer_s"] is not None], 1.0),
             "final_answer_s": percentiles([r["final_answer_s"] for r in warm if r["final_answer_s"] is not None], 1.0),
             "fallbacks": sum(1 for r in runs if r["fallback_from"]),
+            "written_by_model": len([r for r in runs[1:] if r["mode"] == "local" and not r["abstained"]]),
             "peak_rss_mb": local["_peak_rss_mb"],
             "runs": runs,
         }
@@ -492,7 +509,7 @@ def side_by_side(bench: Bench) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 "local mode: first cited answer / final answer (p50, model loaded)",
-                f"{_n(local['first_answer_s']['p50'], 1)} / {_n(local['final_answer_s']['p50'], 1)} s "
+                f"{_n(local['first_answer_s']['p50'], 1)} / {_n(local['final_answer_s']['p50'], 1)} s over the {local.get('written_by_model', 0)} answers the model wrote "
                 f"(first question, model load included: {_n(local['cold_first_answer_s'], 1)} s; {local['fallbacks']}/{local['questions']} fell back to extractive)",
                 "– (no LLM)",
             )

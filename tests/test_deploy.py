@@ -7,7 +7,6 @@ different machines, against one real ``chroma run`` on a loopback port. The leas
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
