@@ -46,7 +46,7 @@ DEFAULT_BACKEND = "e5-small"
 FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "dense_rank", "dense_passage", "bm25", "rank",
     "coverage", "coverage_context", "coverage_gap", "own_coverage",
-    "match_quantity", "match_percent", "match_money", "match_duration", "match_date",
+    "match_quantity", "match_percent", "match_money", "match_duration", "match_date", "match_day",
     "match_who", "match_definition", "match_list", "match_reason", "asks_unmet", "figure_near_terms",
     "is_question", "is_fragment", "length", "year_mismatch", "kind_list", "kind_row",
     "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch",
@@ -81,6 +81,9 @@ DURATION_IN_TEXT = re.compile(
 )
 _MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|january|february|march|april|may|june|july|august|september|october|november|december"
 DATE_IN_TEXT = re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:19|20)\d\d)\b", re.IGNORECASE)
+# A day or a month, not just a year: "quand"/"à quelle date" is answered by "le 12 novembre 2024"
+# rather than by a sentence that merely mentions 2024.
+DAY_IN_TEXT = re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})\b", re.IGNORECASE)
 NAME_IN_TEXT = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-](?:de\s|du\s|des\s)?[A-ZÀ-Þ][a-zà-ÿ]+)+|\b[A-Z]{2,}\b")
 DEFINITION_IN_TEXT = re.compile(
     r"\b(?:est|sont)\s+(?:un|une|des|le|la|les|l['’])\s|\bdésigne|\bsignifie|\bconsiste|\bcorrespond\s+à|c['’]est[- ]à[- ]dire|"
@@ -106,7 +109,9 @@ def carries(text: str, kind: str, unit_kind: str = "sentence") -> bool:
     """Whether ``text`` holds an answer of ``kind`` (one of ``question.ANSWER_KINDS``)."""
     match kind:
         case "quantity":
-            return any(not (1950 <= f.value <= 2100 and not f.is_percent) for f in find_figures(text)) or bool(QUANTITY_IN_WORDS.search(text))
+            # The numbers of a date ("le 12 novembre 2024") count nothing.
+            counted = DATE_IN_TEXT.sub(" ", text)
+            return any(not (1950 <= f.value <= 2100 and not f.is_percent) for f in find_figures(counted)) or bool(QUANTITY_IN_WORDS.search(counted))
         case "percent":
             return bool(PERCENT_IN_TEXT.search(text))
         case "money":
@@ -315,6 +320,7 @@ def candidates(
             "match_money": matched("money"),
             "match_duration": matched("duration"),
             "match_date": matched("date"),
+            "match_day": float("date" in question.asks and bool(DAY_IN_TEXT.search(text))),
             "match_who": matched("who"),
             "match_definition": matched("definition"),
             "match_list": matched("list"),
@@ -442,6 +448,13 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
         chosen.append(following)  # what the best unit announces: the items, the figures after a topic sentence
         if announces and len(after) > 1 and after[1].unit.position == following.unit.position + 1:
             chosen.append(after[1])
+    # A question naming several years compares them ("a-t-il changé entre 2023 et 2024 ?"):
+    # each year's best unit is quoted, when the passages have one.
+    for year in question.years if len(question.years) > 1 else ():
+        if not any(c.passage.chunk.year == year for c in chosen):
+            of_year = next((c for c in usable if c.passage.chunk.year == year), None)
+            if of_year is not None:
+                chosen.append(of_year)
     for candidate in usable[1:]:
         if len(chosen) >= max_units:
             break

@@ -19,6 +19,18 @@ from .lexical import detect_language, key_terms
 # (see ``evidence.carries``).
 ANSWER_KINDS = ("quantity", "percent", "money", "duration", "date", "who", "definition", "list", "reason")
 
+# « quand » and « qui » ask something only where a question word stands: at the start of the
+# question or after a colon, after a coordination (« …, et quand est-il sorti ? ») or a
+# preposition (« depuis quand », « par qui »), or right before the question mark (« c'est
+# qui ? »). Elsewhere they are the conjunction « quand on rédige… » and the relative pronoun
+# (« les collectivités qui ont… », « X, qui est cité… »), which ask for no date and no name.
+# French grammar, true of any question.
+def _interrogative(word: str) -> str:
+    return (
+        rf"(?:(?:^\s*|:\s*|\b(?:et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre)\s+){word}\b"
+        rf"|\b{word}\s*\?)"
+    )
+
 _ASKS: dict[str, re.Pattern[str]] = {
     "percent": re.compile(
         r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|proportion|fraction|rate)\b|%",
@@ -37,12 +49,12 @@ _ASKS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "date": re.compile(
-        r"\b(quand|quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|depuis\s+quand|à\s+partir\s+de\s+quand|"
+        rf"{_interrogative('quand')}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
         r"quelle\s+année|when|what\s+date|which\s+date|what\s+year|which\s+year|since\s+when)\b",
         re.IGNORECASE,
     ),
     "who": re.compile(
-        r"(?:^|[\s,;:])(qui|who|whom)\b|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
+        rf"{_interrogative('qui')}|\b(?:who|whom)\b|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
         r"structures?|personnes?|auteurs?|éditeurs?|associations?|administrations?|services?|ministères?|opérateurs?|"
         r"organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?)\b",
         re.IGNORECASE,
@@ -53,8 +65,10 @@ _ASKS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "list": re.compile(
-        r"\b(quel(?:le)?s\s+sont|quelles?\s+(?:étapes|conditions|obligations|critères|bonnes\s+pratiques|éléments|règles|mesures|actions|"
-        r"recommandations|informations)|lister|énumérer|what\s+are|which\s+are|list\s+|what\s+steps|principaux|principales|main)\b",
+        # « quels/quelles » followed by a plural ("quelles précautions", "sur quels points") asks
+        # for several things: French agreement, whatever the noun.
+        r"\b(quel(?:le)?s\s+sont|quel(?:le)?s\s+(?:\w+\s+)?\w+[sx]|lister|énumérer|what\s+are|which\s+are|list\s+|what\s+steps|"
+        r"principaux|principales|main)\b",
         re.IGNORECASE,
     ),
     "reason": re.compile(

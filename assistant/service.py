@@ -93,6 +93,12 @@ class Assistant:
             for index in range(len(analysed.parts)):
                 part = part_of(analysed, index)
                 part_vector, part_passages = self._search(part, filters, 4, None, loaded)
+                if part.previous and index > 0:
+                    # A later part is searched as written too: read with the first part, its
+                    # query is mostly the first part's, and finds the first part's passages.
+                    alone = replace(part, previous=None)
+                    part_vector, own_passages = self._search(alone, filters, 4, None, loaded)
+                    part_passages = _interleave(own_passages, part_passages)
                 gathered.parts.append((part, part_passages, self._candidates(part, part_vector, part_passages, loaded)))
         return gathered
 
@@ -339,6 +345,22 @@ class Assistant:
             return [(p, sanitize_passage(" ".join(chosen[p.chunk.id]))) for p in first]
         ordered = first + [p for p in passages if p.chunk.id not in chosen]
         return [(p, sanitize_passage(p.chunk.text)) for p in ordered]
+
+
+def _interleave(first: list[ScoredChunk], second: list[ScoredChunk]) -> list[ScoredChunk]:
+    """The passages of two searches, alternately, each once."""
+    result: list[ScoredChunk] = []
+    seen: set[str] = set()
+    for pair in zip(first, second):
+        for passage in pair:
+            if passage.chunk.id not in seen:
+                seen.add(passage.chunk.id)
+                result.append(passage)
+    for passage in first[len(second):] + second[len(first):]:
+        if passage.chunk.id not in seen:
+            seen.add(passage.chunk.id)
+            result.append(passage)
+    return result
 
 
 def _reason(error: BaseException) -> str:

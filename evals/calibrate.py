@@ -36,7 +36,7 @@ from assistant.figures import contains
 from .harness import Question
 from .splits import SPLITS, build_split_index
 
-L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
 EXTRA_RATIOS = tuple(round(x, 2) for x in np.arange(0.5, 1.001, 0.05))
 NEXT_RATIOS = tuple(round(x, 2) for x in np.arange(0.2, 1.001, 0.1)) + (1.01,)

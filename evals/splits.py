@@ -4,8 +4,9 @@
   default corpus (the 2024 note's announcement and the 2023 barometer).
 - **dev**: other questions over the same corpus, never fitted on; reported only.
 - **generality**: questions written blind from documents the code was not written for (Etalab
-  guides as their publisher ships them, ``evals/corpus-generality``), a quarter of them without
-  an answer in the documents; never fitted on; reported only.
+  guides as their publisher ships them, ``evals/corpus-generality/documents``), a quarter of
+  them without an answer in the documents; never fitted on; reported only. The folder's
+  README (sources, licence) sits beside the documents, not among them: it is not indexed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Split:
 SPLITS: dict[str, Split] = {
     "train": Split("train", ("questions.yaml", "questions-train-extra.yaml"), None, "fitted on by `python -m evals calibrate`"),
     "dev": Split("dev", ("questions-holdout.yaml",), None, "reported only"),
-    "generality": Split("generality", ("questions-generality.yaml",), "corpus-generality", "reported only; documents the code was not written for"),
+    "generality": Split("generality", ("questions-generality.yaml",), "corpus-generality/documents", "reported only; documents the code was not written for"),
 }
 
 
