@@ -116,6 +116,22 @@ def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
     return bool(sa and sb) and len(sa & sb) / len(sa | sb) >= threshold
 
 
+def lexical_weight(query: str, vocabulary: dict[str, float]) -> float:
+    """How much BM25's ranking counts in the fusion: the share of the query's words that the
+    documents use at all.
+
+    A question in the documents' language finds nearly all its words there (weight ≈ 1); one
+    asked in another language finds few of them (an English question over French guides), and
+    BM25 then ranks passages on the odd shared word ("2023", a cognate) — its ranking is noise
+    that would outvote the multilingual dense ranking. Weighted down, never removed: the names
+    and acronyms it does match still count.
+    """
+    words = tokens(query)
+    if not words or not vocabulary:
+        return 1.0
+    return sum(1 for w in words if w in vocabulary) / len(words)
+
+
 class HybridRetriever:
     """Reads the current index generation; reloads by itself when a new one is committed."""
 
@@ -310,10 +326,11 @@ class HybridRetriever:
                 entry.dense_rank, entry.dense_score, entry.unit_score = rank, own, unit
                 entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
         if kind in ("hybrid", "bm25"):
+            weight = lexical_weight(lexical_query or query, loaded.idf) if kind == "hybrid" else 1.0
             for rank, (chunk, score) in enumerate(self.lexical(lexical_query or query, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.bm25_rank, entry.bm25_score = rank, score
-                entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
+                entry.score += weight / (RRF_K + rank + 1) if kind == "hybrid" else score
         ranked = sorted(results.values(), key=lambda s: -s.score)
         unique: list[ScoredChunk] = []
         for candidate in ranked:
