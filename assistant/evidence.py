@@ -134,7 +134,12 @@ def carries(text: str, kind: str, unit_kind: str = "sentence") -> bool:
 # -- the fitted model ----------------------------------------------------------------------------
 
 # What the answerability gate reads: the best candidate's signals, and how far it stands out.
-GATE_FEATURES: tuple[str, ...] = ("top_score", "top_margin", "dense", "coverage_context", "own_coverage", "asks_unmet", "dense_passage", "english")
+# ``typed_gap``: how far the best unit holding the kind of answer asked scores below the best unit
+# overall — the topic is there, but the fact asked for may not be (« quel pourcentage … selon le
+# sondage X » over a sentence that names the survey and gives no figure).
+GATE_FEATURES: tuple[str, ...] = (
+    "top_score", "top_margin", "typed_gap", "dense", "coverage_context", "own_coverage", "asks_unmet", "dense_passage", "english",
+)
 
 
 @dataclass
@@ -383,12 +388,36 @@ def score(found: list[Candidate], model: EvidenceModel) -> list[Candidate]:
     return sorted(found, key=lambda c: (-c.score, c.rank, c.unit.position))
 
 
-def gate_row(ranked: list[Candidate]) -> np.ndarray:
-    """What the answerability gate reads of a question's ranked candidates."""
-    best = ranked[0]
-    margin = best.score - ranked[1].score if len(ranked) > 1 else 1.0
-    values = {"top_score": best.score, "top_margin": margin, **best.features}
+def gate_row(usable: list[Candidate], best_score: float | None = None) -> np.ndarray:
+    """What the answerability gate reads: the best usable candidate's signals, how far it stands
+    out, and how far below the best candidate overall (``best_score``) it scores."""
+    best = usable[0]
+    margin = best.score - usable[1].score if len(usable) > 1 else 1.0
+    gap = max(0.0, best_score - best.score) if best_score is not None else 0.0
+    values = {"top_score": best.score, "top_margin": margin, "typed_gap": gap, **best.features}
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
+
+
+def usable_candidates(question: Question, ranked: list[Candidate]) -> tuple[list[Candidate], list[Candidate], str]:
+    """(the candidates that may answer, those of the right year, why none may).
+
+    A figure of another year is not the figure asked for. A question asking for a figure, a
+    date or a name is answered by a unit that holds one, when the passages have any (the gate
+    then weighs how far below the best unit it scores); true of any question.
+    """
+    if not ranked:
+        return [], [], "aucun passage pertinent"
+    pool = [c for c in ranked if c.year_ok] if question.years else ranked
+    if not pool:
+        return [], [], f"aucun passage ne porte sur {', '.join(map(str, question.years))}"
+    typed = [c for c in pool if not c.features["asks_unmet"]]
+    if typed:
+        return typed, pool, ""
+    if question.asks & MEASURED:
+        # The topic is there but not the figure, amount, duration or date asked for ("quelle
+        # amende…" over documents that give none): answering would quote something else.
+        return [], pool, "aucun passage ne donne le chiffre ou la date demandés"
+    return pool, pool, ""
 
 
 # -- selection -----------------------------------------------------------------------------------
@@ -411,23 +440,11 @@ def _same(a: str, b: str) -> bool:
 
 def select(question: Question, ranked: list[Candidate], model: EvidenceModel, max_units: int = 3) -> Selection:
     """The units to quote (best first), or an abstention with its reason."""
-    if not ranked:
-        return Selection([], True, "aucun passage pertinent")
-    usable = [c for c in ranked if c.year_ok] if question.years else ranked
+    usable, pool, reason = usable_candidates(question, ranked)
     if not usable:
-        # A figure of another year is not the figure asked for.
-        return Selection([], True, f"aucun passage ne porte sur {', '.join(map(str, question.years))}")
-    # A question asking for a figure, a date or a name is answered by a unit that holds one,
-    # when the passages have any (which the gate then weighs); true of any question.
-    typed = [c for c in usable if not c.features["asks_unmet"]]
-    if typed:
-        usable = typed
-    elif question.asks & MEASURED:
-        # The topic is there but not the figure, amount, duration or date asked for ("quelle
-        # amende…" over documents that give none): answering would quote something else.
-        return Selection([], True, "aucun passage ne donne le chiffre ou la date demandés")
+        return Selection([], True, reason)
     best = usable[0]
-    support = model.answerable(gate_row(usable))
+    support = model.answerable(gate_row(usable, pool[0].score))
     if support < model.abstain_below:
         return Selection([], True, "les passages trouvés ne répondent pas à la question", support)
     chosen = [best]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, score, select, standardise, weights_file
+from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, score, select, standardise, usable_candidates, weights_file
 from assistant.figures import contains
 
 from .harness import Question
@@ -192,8 +192,11 @@ def simulated_accuracy(questions: list[Question], gathered: list[Gathered], mode
     return correct / len(questions), units / max(1, sum(q.answerable for q in questions))
 
 
-def _gate_rows(groups: list[Group], scores: dict[int, np.ndarray], candidates: dict[int, list[Candidate]]) -> tuple[np.ndarray, np.ndarray]:
-    """Gate inputs of the whole questions (their best candidate by the given scores) and labels."""
+def _gate_rows(
+    groups: list[Group], scores: dict[int, np.ndarray], candidates: dict[int, list[Candidate]], gathered: list[Gathered]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gate inputs of the whole questions, read as ``select`` reads them (its usable candidates,
+    by the given scores), and labels. Questions ``select`` declines before the gate are left out."""
     rows, labels = [], []
     for number, g in enumerate(groups):
         if not g.whole:
@@ -202,7 +205,10 @@ def _gate_rows(groups: list[Group], scores: dict[int, np.ndarray], candidates: d
         for candidate, value in zip(found, scores[number]):
             candidate.score = float(value)
         ranked = sorted(found, key=lambda c: -c.score)
-        rows.append(gate_row(ranked))
+        usable, pool, _ = usable_candidates(gathered[g.question].question, ranked)
+        if not usable:
+            continue
+        rows.append(gate_row(usable, pool[0].score))
         labels.append(float(g.labels.any()))
     return np.array(rows), np.array(labels)
 
@@ -238,7 +244,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     l2, results, out_of_fold = choose_l2(groups)
     weights = fit_ranker([(g.rows, g.labels) for g in groups if g.labels.any()], l2)
 
-    gate_x, gate_y = _gate_rows(groups, out_of_fold, candidates_of)
+    gate_x, gate_y = _gate_rows(groups, out_of_fold, candidates_of, gathered)
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)

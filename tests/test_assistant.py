@@ -156,7 +156,6 @@ def test_english_question_gets_an_english_answer(corpus_assistant):
     assert unanswerable.abstained and unanswerable.text.startswith("The indexed documents")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the fitted ranker prefers another sentence naming métropoles (issue 9 left open)")
 def test_follow_up_is_understood_from_the_previous_turn(corpus_assistant):
     first = "Quelle part des collectivités a déjà eu recours à l'intelligence artificielle selon le baromètre 2023 ?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": corpus_assistant.ask(first).text}]
