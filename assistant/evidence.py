@@ -45,7 +45,7 @@ DEFAULT_BACKEND = "e5-small"
 
 FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "dense_rank", "dense_passage", "bm25", "rank",
-    "coverage", "coverage_context", "coverage_gap", "own_coverage",
+    "coverage", "coverage_context", "coverage_gap", "own_coverage", "has_focus",
     "match_quantity", "match_percent", "match_money", "match_duration", "match_date", "match_day",
     "match_who", "match_definition", "match_list", "match_reason", "asks_unmet", "figure_near_terms",
     "is_question", "is_fragment", "length", "year_mismatch", "kind_list", "kind_row",
@@ -53,7 +53,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 # Signals that compare the question's words with the unit's (undefined across languages).
-LEXICAL = ("coverage", "coverage_context", "coverage_gap", "own_coverage", "figure_near_terms", "bm25")
+LEXICAL = ("coverage", "coverage_context", "coverage_gap", "own_coverage", "has_focus", "figure_near_terms", "bm25")
 
 # -- what a unit carries (French and English typography and grammar, for any document) -------
 
@@ -138,7 +138,7 @@ def carries(text: str, kind: str, unit_kind: str = "sentence") -> bool:
 # overall — the topic is there, but the fact asked for may not be (« quel pourcentage … selon le
 # sondage X » over a sentence that names the survey and gives no figure).
 GATE_FEATURES: tuple[str, ...] = (
-    "top_score", "top_margin", "typed_gap", "dense", "coverage_context", "own_coverage", "asks_unmet", "dense_passage", "english",
+    "top_score", "top_margin", "typed_gap", "dense", "coverage_context", "own_coverage", "has_focus", "asks_unmet", "dense_passage", "english",
 )
 
 
@@ -285,6 +285,10 @@ def candidates(
     passage_of = {p.chunk.id: p for p in passages}
     own, context = _weights(question, idf)
     both = {**own, **context}
+    # The question's most specific word that the documents use (highest IDF): « IPSOS » in « quel
+    # pourcentage … selon le sondage IPSOS ? ». A unit whose text and context lack it answers
+    # about something else, however close its topic.
+    focus = max((t for t in question.terms if t in idf), key=lambda t: (idf[t], t), default=None)
     dense_floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
     bm25_top = max((p.bm25_score or 0.0 for p in passages), default=0.0) or 1.0
     said = set(tokens(question.previous_answer)) if question.previous_answer else set()
@@ -320,6 +324,7 @@ def candidates(
             "coverage": _coverage(both, own_terms),
             "coverage_context": _coverage(both, own_terms | around),
             "own_coverage": _coverage(own, own_terms | around),
+            "has_focus": float(focus is None or present(focus, own_terms | around)),
             "match_quantity": matched("quantity"),
             "match_percent": matched("percent"),
             "match_money": matched("money"),

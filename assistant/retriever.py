@@ -1,14 +1,12 @@
 """Hybrid retrieval: dense (Chroma, the index's embeddings) + BM25 (French stems), fused by RRF.
 
 Dense search understands paraphrases and other languages; BM25 nails exact names, acronyms
-and figures ("CSIRT", "ISO 27001", "2018"). Dense search runs twice: over whole passages, and
-over their units (sentences, lists, table rows); a passage ranks by the higher of its own
-similarity and its best unit's — a fact stated in one sentence of a long passage on another
-topic is found by its sentence even when the passage's vector is about the rest. Reciprocal
-rank fusion combines the dense and BM25 rankings without having to calibrate their scores
-against each other. (Measured on the train and dev questions, refitting the evidence model
-each time: answer accuracy 85.1 % / 55.6 % without the units, 85.1 % / 63.0 % with this
-ranking, 82.1 % / 55.6 % with the units as a third RRF ranking.) Near-duplicate passages (the
+and figures ("CSIRT", "ISO 27001", "2018"). Reciprocal rank fusion combines their rankings
+without having to calibrate their scores against each other. (Also searching the units'
+vectors, ranking a passage by its best unit, was measured on 2026-11-29: it changed hit@5 and
+answer accuracy by one question on the train and dev splits, and at 100k chunks it loads every
+unit's vector index into each reader: retrieval p95 41.5 ms and start-up 5.6 s, on a loaded
+machine, against 6.9 ms and 0.9 s without it on an idle one. Not kept.) Near-duplicate passages (the
 same text indexed twice, from a PDF and its Markdown) are removed so the k passages given to
 the answerer say k different things.
 """
@@ -44,7 +42,6 @@ class ScoredChunk:
     bm25_rank: int | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
-    unit_score: float | None = None  # dense similarity of the passage's best unit (dense_rank ranks the higher of the two)
 
 
 @dataclass
@@ -234,29 +231,6 @@ class HybridRetriever:
         result = collection.query(query_embeddings=vector, n_results=min(n, total), where=where, include=["distances"])
         return self._live(loaded, result, filters)[:n]
 
-    def dense_units(self, query_vector: np.ndarray, n: int, filters: dict | None, loaded: _LoadedGeneration | None = None) -> list[tuple[StoredChunk, float]]:
-        """Passages ranked by their most similar unit (sentence, list, table row), best first.
-
-        Units of versions the generation does not list are dropped, as in ``dense``; with a
-        filter, more units are fetched, then filtered by their passage.
-        """
-        loaded = loaded or self.refresh()
-        if not loaded.chunks or loaded.generation.legacy:
-            return []
-        collection = loaded.generation.sentences
-        active = any(key in FILTER_KEYS and value not in (None, "", []) for key, value in (filters or {}).items())
-        fetch = min(2000, 8 * n if active else 4 * n)
-        result = collection.query(query_embeddings=[query_vector.tolist()], n_results=fetch, include=["distances", "metadatas"])
-        best: dict[str, tuple[StoredChunk, float]] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
-            chunk = loaded.by_id.get(str(meta.get("chunk_id")))
-            if chunk is None or chunk.version != meta.get("version") or chunk.id in best or not _matches(chunk, filters):
-                continue
-            best[chunk.id] = (chunk, 1.0 - distance)
-            if len(best) >= n:
-                break
-        return list(best.values())
-
     @staticmethod
     def _live(loaded: _LoadedGeneration, result: dict, filters: dict | None) -> list[tuple[StoredChunk, float]]:
         found = []
@@ -312,18 +286,9 @@ class HybridRetriever:
         results: dict[str, ScoredChunk] = {}
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
-            # One dense ranking: a passage scores its own similarity or its best unit's,
-            # whichever is higher (the same model embeds both, so the scores compare).
-            similar: dict[str, tuple[StoredChunk, float, float | None, float | None]] = {}
-            for chunk, score in self.dense(vector, depth, filters, loaded):
-                similar[chunk.id] = (chunk, score, score, None)
-            for chunk, score in self.dense_units(vector, depth, filters, loaded):
-                held = similar.get(chunk.id)
-                similar[chunk.id] = (chunk, max(score, held[1]) if held else score, held[2] if held else None, score)
-            ordered = sorted(similar.values(), key=lambda item: -item[1])[:depth]
-            for rank, (chunk, score, own, unit) in enumerate(ordered):
+            for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
-                entry.dense_rank, entry.dense_score, entry.unit_score = rank, own, unit
+                entry.dense_rank, entry.dense_score = rank, score
                 entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
         if kind in ("hybrid", "bm25"):
             weight = lexical_weight(lexical_query or query, loaded.idf) if kind == "hybrid" else 1.0

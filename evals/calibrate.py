@@ -12,7 +12,8 @@
    was found" (unanswerable questions: no); it reads out-of-fold ranker scores, so it learns
    from scores like those it will see on new questions.
 5. Grid-search the abstention threshold and the two quoting ratios for the best answer
-   accuracy on the training questions; ties go to shorter answers.
+   accuracy on the training questions: the threshold in the middle of the range that reaches
+   it, the ratios giving the shorter answers among ties.
 6. Write ``assistant/weights/<backend>.json``.
 
 Deterministic: no sampling, fixed folds and grids, sorted inputs; running it again on the same
@@ -254,17 +255,25 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
         g.candidates[:] = score(g.candidates, model)
         for _, _, found in g.parts:
             found[:] = score(found, model)
-    best: tuple[tuple[float, float], tuple[float, float, float]] | None = None
+    # Each threshold with its best ratios (ties: shorter answers). The threshold is the middle
+    # of the range that reaches the best accuracy, not its edge: a tie-break on answer length
+    # would push it to the highest threshold that still scores, abstaining on every new
+    # question slightly less supported than the training ones.
+    per_threshold: list[tuple[tuple[float, float], float, float, float]] = []
     for threshold in THRESHOLDS:
+        best_here: tuple[tuple[float, float], float, float, float] | None = None
         for extra in EXTRA_RATIOS:
             for following in NEXT_RATIOS:
                 trial = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
                 accuracy, units = simulated_accuracy(questions, gathered, trial)
                 key = (round(accuracy, 6), -round(units, 6))
-                if best is None or key > best[0]:
-                    best = (key, (threshold, extra, following))
-    assert best is not None
-    (accuracy, _), (threshold, extra, following) = best
+                if best_here is None or key > best_here[0]:
+                    best_here = (key, threshold, extra, following)
+        assert best_here is not None
+        per_threshold.append(best_here)
+    top = max(key[0] for key, *_ in per_threshold)
+    reaching = [entry for entry in per_threshold if entry[0][0] == top]
+    (accuracy, _), threshold, extra, following = reaching[(len(reaching) - 1) // 2]
     model = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
     model.meta = {
         "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
