@@ -401,6 +401,7 @@ def local_chat_model(
         max_tokens=max_tokens,
         timeout=timeout,
         max_retries=0,
+        stream_usage=True,  # token counts on the last chunk: tokens/s in the timings
         # loopback only: ignore HTTP(S)_PROXY from the environment
         http_client=httpx.Client(trust_env=False, timeout=timeout),
         http_async_client=httpx.AsyncClient(trust_env=False, timeout=timeout),

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
         description="Key of the OpenAI-compatible endpoint (also read from OPENAI_API_KEY).",
     )
     openai_model: str = "gpt-4o-mini"
+    openai_response_format: bool = Field(
+        default=True,
+        description="Send a JSON-schema response_format (constrained reply); false for a server that refuses it.",
+    )
     ollama_model: str = "qwen2.5:1.5b"
     ollama_host: str = "http://127.0.0.1:11434"
 
