@@ -450,7 +450,7 @@ class Assistant:
             return "".join(f"[{n}]" for n in dict.fromkeys(found))
 
         text = MARKER.sub(to_passages, text)
-        text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # "[1] [1]" -> "[1]"
+        text = re.sub(r"(\[\d+\])([.,;:]?)(?:\s*\1)+", r"\1\2", text)  # "[1]. [1]" -> "[1]."
         citations = []
         for chunk_id in order:
             highlights = [units[n - 1].text for n in cited_units if units[n - 1].chunk_id == chunk_id]
