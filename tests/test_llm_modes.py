@@ -279,3 +279,22 @@ def test_real_server_too_slow_for_the_timeout_keeps_the_quote(announcement_index
     answer = openai_at(announcement_index, llama_server, llm_timeout=0.05).ask(CYBER)
     assert answer.mode == "extractive" and answer.fallback_from == "openai" and "délai dépassé" in answer.notice
     assert contains(answer.text, "17 %") and time.perf_counter() - started < 5
+
+
+def test_cli_prints_the_quote_then_the_written_answer_and_json_gives_the_final(announcement_index):
+    import json
+    import subprocess
+
+    from .conftest import PYTHON, REPO, subprocess_env
+
+    with FakeLLMServer() as server:
+        env = subprocess_env(NOTE_RAG_OPENAI_BASE_URL=f"{server.url}/v1", NOTE_RAG_OPENAI_MODEL="fake-model")
+        run = [PYTHON, "-m", "assistant", "--index", str(announcement_index), "--mode", "openai"]
+        shown = subprocess.run([*run, CYBER], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        final = subprocess.run([*run, "--json", CYBER], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    quote, written = shown.stdout.split("Réponse rédigée :")
+    assert quote.startswith("D'après") and contains(quote, "17 %") and "rédaction en cours" in shown.stderr
+    assert contains(written, "17 %") and "— mode openai (fake-model)" in written
+    payload = json.loads(final.stdout)
+    assert payload["mode"] == "openai" and payload["final"] and not payload["text"].startswith("D'après")
