@@ -16,7 +16,7 @@ from ingest.text import split_sentences
 
 from .evidence import Selection
 from .extractive import abstention_text
-from .figures import MARKER, find_figures, unsupported_figures
+from .figures import MARKER, contains, find_figures, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
 from .question import Question
 
@@ -111,6 +111,25 @@ def _values(text: str, question: Question) -> set[float]:
     return {f.value for f in find_figures(text)} - asked
 
 
+_ASIDE = re.compile(r"\(([^()]{3,90})\)")
+
+
+def asides(text: str) -> list[str]:
+    """Short explanations a source gives in parentheses: « SIG (systèmes d'information
+    géographique) », « un schéma décrit la structure d'un fichier (ses champs et leur format) ».
+
+    On the eval splits these are what definition questions ask for; a written answer that
+    drops one says less than the quote it would replace.
+    """
+    found = []
+    for match in _ASIDE.finditer(text):
+        inner = match.group(1).strip()
+        words = re.findall(r"[^\W\d_][\w'’-]*", inner)
+        if words and len(inner.split()) <= 8 and not find_figures(inner):
+            found.append(inner)
+    return found
+
+
 def replacement_problem(grounded: Grounded, question: Question, selection: Selection, selected_units: list[int]) -> str | None:
     """Why a model's reply may not replace the extractive answer (None: it may).
 
@@ -122,7 +141,8 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
     - the reply declines, cites nothing, or holds a figure no cited unit holds;
     - it is not in the question's language;
     - it cites none of the units the extractive answer quotes (it answers something else);
-    - it drops a figure of the quoted units that is not in the question;
+    - it drops a figure of the quoted units that is not in the question, or a short explanation
+      they give in parentheses (an acronym's expansion, a definition: :func:`asides`);
     - it only restates the question.
     """
     if grounded.abstained:
@@ -141,6 +161,10 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
     if dropped:
         shown = ", ".join(f"{v:g}" for v in sorted(dropped))
         return f"chiffre de la citation omis : {shown}"
+    for evidence in selection.evidence:
+        for aside in asides(evidence.text):
+            if not contains(plain, aside) and not contains(question.text, aside):
+                return f"précision entre parenthèses omise : « {aside} »"
     said = set(key_terms(plain)) - set(question.terms) - set(question.context_terms)
     if len(said) < 2 and not _values(grounded.text, question):
         return "réponse qui reprend la question"
