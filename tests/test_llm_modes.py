@@ -93,6 +93,32 @@ def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index
     assert answer.mode == "extractive" and contains(answer.text, "17 %") and "chiffre de la citation omis : 17" in answer.notice
 
 
+def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_path):
+    guide = tmp_path / "guide-schemas.md"
+    guide.write_text(
+        "# Schémas de données\n\nUn schéma de données décrit la structure d'un fichier (ses champs et leur format). "
+        "Un modèle de données décrit la structure logique des objets et de leurs relations.\n",
+        encoding="utf-8",
+    )
+    build_index([guide], index_dir=tmp_path / "index", progress=False)
+    question = "Que décrit un schéma de données ?"
+
+    def vague(messages):
+        return f"Un schéma de données décrit comment un fichier est organisé [{unit_number(messages, 'ses champs')}]."
+
+    def faithful(messages):
+        n = unit_number(messages, "ses champs")
+        return f"Un schéma de données décrit la structure d'un fichier, c'est-à-dire ses champs et leur format [{n}]."
+
+    with FakeLLMServer(vague) as server:
+        kept = make_assistant(tmp_path / "index", "openai", server).ask(question)
+    with FakeLLMServer(faithful) as server:
+        written = make_assistant(tmp_path / "index", "openai", server).ask(question)
+    assert kept.mode == "extractive" and "ses champs et leur format" in kept.text
+    assert "précision entre parenthèses omise : « ses champs et leur format »" in kept.notice
+    assert written.mode == "openai" and "ses champs et leur format" in written.text, written.notice
+
+
 def test_a_model_that_declines_keeps_the_quote(announcement_index):
     with FakeLLMServer(lambda m: "Les passages ne contiennent pas d'information sur ce point.") as server:
         answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
