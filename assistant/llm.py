@@ -15,7 +15,6 @@ from typing import Any
 from ingest.kinds import short_label
 from ingest.settings import Settings
 
-from .models import Citation
 
 
 class LLMUnavailable(RuntimeError):
@@ -224,14 +223,6 @@ def unit_header(kind: str, title: str, year: int | None, page: int | None) -> st
     """"baromètre 2023, p. 12": what a unit comes from and when, in a few tokens."""
     label = short_label(kind, title)
     return f"{label}{f' {year}' if year else ''}{f', p. {page}' if page is not None else ''}"
-
-
-def passage_header(citation: Citation) -> str:
-    """"[2] baromètre 2023, p. 12": what a passage is and when, in a few tokens."""
-    label = short_label(citation.kind, citation.title)
-    year = f" {citation.year}" if citation.year else ""
-    page = f", p. {citation.page}" if citation.page is not None else ""
-    return f"[{citation.n}] {label}{year}{page}"
 
 
 def condense_messages(question: str, history: list[dict[str, str]]) -> list[tuple[str, str]]:
