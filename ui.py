@@ -715,7 +715,7 @@ def choose_mode(settings) -> str:
         return "extractive"
     measured = verdict("local")
     if not measured.earned:
-        print(f"note-rag : mode extractif (le modèle local est {measured.why}) ; le mode local reste disponible")
+        print(f"note-rag : mode extractif ({measured.why}) ; le mode local reste disponible")
         return "extractive"
     try:
         ensure_gguf(Path(settings.model_cache_dir))
@@ -723,8 +723,8 @@ def choose_mode(settings) -> str:
         print(f"note-rag : mode extractif (modèle local indisponible : {error})")
         return "extractive"
     print(
-        f"note-rag : mode local, réponse citée d'abord puis rédigée (Qwen2.5-Coder-1.5B-Instruct, {measured.why}) ; "
-        "le modèle se charge à la première question"
+        "note-rag : mode local, la réponse citée d'abord puis celle rédigée par Qwen2.5-Coder-1.5B-Instruct "
+        f"({measured.why}) ; le modèle se charge à la première question"
     )
     return "local"
 

@@ -75,11 +75,11 @@ def verdict(mode: str, path: Path = MEASURES) -> Verdict:
     measured = load(path).get(mode, {})
     missing = [s for s in SPLIT_NAMES if s not in measured]
     if missing:
-        return Verdict(False, f"pas encore mesuré sur {', '.join(missing)} ({path.name})")
+        return Verdict(False, f"mode {mode} pas encore mesuré sur {', '.join(missing)} ({path.name})")
     parts, earned = [], True
     for split in SPLIT_NAMES:
         row = measured[split]
         earned = earned and row["accuracy"] >= row["extractive_accuracy"]
         parts.append(f"{split} {100 * row['accuracy']:.0f} % contre {100 * row['extractive_accuracy']:.0f} %")
-    verb = "au moins aussi juste que l'extractif" if earned else "moins juste que l'extractif"
-    return Verdict(earned, f"{verb} ({'; '.join(parts)}, mesuré dans {path.name})")
+    verb = "au moins aussi juste que l'extractif" if earned else "moins juste que l'extractif sur une partie des questions"
+    return Verdict(earned, f"mode {mode} {verb} : {'; '.join(parts)}, mesuré dans {path.name}")
