@@ -79,6 +79,7 @@ CSS = """
 #nr-status .prose, #nr-upload-status .prose { font-size: 0.95em; }
 .nr-msg-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 0.6em; }
 .nr-msg-notice { font-size: 0.85em; margin-top: 0.4em; }
+.nr-drafting { font-size: 0.85em; margin-top: 0.6em; padding: 4px 8px; border-left: 3px solid var(--color-accent); color: var(--body-text-color-subdued); }
 #nr-sources-col { gap: 8px; }
 #nr-sources { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
 .nr-empty { color: var(--body-text-color-subdued); padding: 1em; border: 1px dashed var(--border-color-primary); border-radius: 8px; }
@@ -117,7 +118,7 @@ def _mode_label(answer: dict[str, Any]) -> str:
     mode = answer.get("mode") or "extractive"
     fallback = answer.get("fallback_from")
     if fallback:
-        return f"extractif (repli : le mode {MODE_SHORT.get(fallback, fallback)} n'a pas répondu)"
+        return f"extractif (la rédaction {MODE_SHORT.get(fallback, fallback)} n'a pas été retenue)"
     return MODE_SHORT.get(mode, mode)
 
 
@@ -148,11 +149,28 @@ def answer_markdown(answer: dict[str, Any]) -> str:
     meta = f"Mode : {_mode_label(answer)}"
     if answer.get("model"):
         meta += f" · modèle : {html.escape(str(answer['model']))}"
-    meta += f" · {_seconds((answer.get('timings') or {}).get('total'))}"
+    timings = answer.get("timings") or {}
+    if answer.get("final", True) and timings.get("first_answer") is not None and answer.get("mode") != "extractive" or answer.get("fallback_from"):
+        meta += f" · citée en {_seconds(timings.get('first_answer'))}, finale en {_seconds(timings.get('total'))}"
+    else:
+        meta += f" · {_seconds(timings.get('total'))}"
     parts = [text, f"<div class='nr-msg-meta'>{meta}</div>"]
     if answer.get("notice"):
         parts.append(f"<div class='nr-msg-notice'>ℹ {html.escape(answer['notice'])}</div>")
     return "\n\n".join(parts)
+
+
+def drafting_html(mode: str | None, draft: str) -> str:
+    """The « rédaction en cours… » line under a first answer, with the model's draft so far.
+
+    The draft is shown small and apart: it is not checked yet, and it replaces the answer above
+    only if it passes the checks.
+    """
+    who = MODE_SHORT.get(mode or "", mode or "")
+    text = f"✎ rédaction en cours… ({html.escape(who)})"
+    if draft.strip():
+        text += f"<br><i>{html.escape(draft.strip())} ▌</i>"
+    return f"\n\n<div class='nr-drafting'>{text}</div>"
 
 
 def _highlight(passage: str, sentences: list[str]) -> str:
@@ -370,31 +388,33 @@ def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
         if not question:
             yield conv["display"], "", gr.skip(), _status("La question est vide : écrivez une question en toutes lettres.", "warning"), conv
             return
-        waiting = (
-            "*Recherche dans les documents…*"
-            if (mode or "extractive") == "extractive"
-            else f"*Recherche dans les documents, puis rédaction par le modèle ({MODE_SHORT.get(mode, mode)})… jusqu'à une minute sur CPU*"
-        )
+        waiting = "*Recherche dans les documents…*"
         display = conv["display"] + [{"role": "user", "content": question}, {"role": "assistant", "content": waiting}]
         yield display, "", gr.skip(), "", conv
         answer: Answer | None = None
-        streamed = ""
+        draft = ""
         try:
             filters = _filters(kinds, years, docs)
             for event in assistant.stream(question, conv["history"], filters, mode=mode or None, k=int(k) if k else None):
                 if isinstance(event, Answer):
+                    first_shown = answer is None
                     answer = event
-                elif isinstance(event, Restart):  # the LLM failed midway: the fallback starts over
-                    streamed = ""
-                elif event:
-                    streamed += event
-                    display[-1] = {"role": "assistant", "content": streamed + " ▌"}
+                    draft = ""
+                    if not event.final:  # the cited answer now, the model's written one may follow
+                        record = event.to_dict()
+                        display[-1] = {"role": "assistant", "content": answer_markdown(record) + drafting_html(mode, "")}
+                        yield display, "", sources_html(record, preview_dir) if first_shown else gr.skip(), "", conv
+                elif isinstance(event, Restart):  # the model failed midway: its draft is dropped
+                    draft = ""
+                elif event and answer is not None:
+                    draft += event
+                    display[-1] = {"role": "assistant", "content": answer_markdown(answer.to_dict()) + drafting_html(mode, draft)}
                     yield display, "", gr.skip(), "", conv
         except Exception as error:
             if not isinstance(error, (ValueError, IndexProblem)):
                 log.exception("échec de la réponse à %r", question)
             message = _error_message(error)
-            if isinstance(error, ValueError) and not streamed:  # the question itself: give it back
+            if isinstance(error, ValueError) and answer is None:  # the question itself: give it back
                 yield conv["display"], question, gr.skip(), _status(message, "warning"), conv
                 return
             display[-1] = {"role": "assistant", "content": f"⚠ {message}"}
@@ -402,8 +422,8 @@ def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
             yield display, "", EMPTY_SOURCES, _status(message, "error"), conv
             return
         if answer is None:
-            answer = Answer(question=question, text=streamed or "Pas de réponse.", mode=mode)
-        record = answer.to_dict()
+            answer = Answer(question=question, text="Pas de réponse.", mode=mode)
+        record = {**answer.to_dict(), "final": True}
         display[-1] = {"role": "assistant", "content": answer_markdown(record)}
         conv = {
             "history": conv["history"] + [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}],
@@ -682,21 +702,30 @@ def launch(
 
 
 def choose_mode(settings) -> str:
-    """``local`` when the local model is installed and its file verifies, else ``extractive``.
+    """``local`` when the local model is installed, verifies and was measured at least as
+    accurate as extractive on every eval split (``evals/llm-modes.json``), else ``extractive``.
 
     Says which, and why, on the terminal: the reader of ``make run`` must know what answers.
     """
     from assistant.local_llm import LocalModelUnavailable, ensure_gguf, runtime_installed
+    from evals.modes import verdict
 
     if not runtime_installed():
         print("note-rag : mode extractif (le modèle local n'est pas installé : pip install -e .[local])")
+        return "extractive"
+    measured = verdict("local")
+    if not measured.earned:
+        print(f"note-rag : mode extractif ({measured.why}) ; le mode local reste disponible")
         return "extractive"
     try:
         ensure_gguf(Path(settings.model_cache_dir))
     except LocalModelUnavailable as error:
         print(f"note-rag : mode extractif (modèle local indisponible : {error})")
         return "extractive"
-    print("note-rag : mode local (Qwen2.5-Coder-1.5B-Instruct, empreinte SHA-256 vérifiée) ; le mode extractif reste disponible")
+    print(
+        "note-rag : mode local, la réponse citée d'abord puis celle rédigée par Qwen2.5-Coder-1.5B-Instruct "
+        f"({measured.why}) ; le modèle se charge à la première question"
+    )
     return "local"
 
 

@@ -1,7 +1,9 @@
 """CLI: ``python -m assistant [--index DIR] [--mode M] [--json] "question"``, and
 ``python -m assistant hash-password [UTILISATEUR]`` (a line for the UI's users file).
 
-A thin layer over ``Assistant.stream``: the answer streams to the terminal, then the sources.
+A thin layer over ``Assistant.stream``: the first (cited) answer is printed at once; in an LLM
+mode the written answer follows when it passed the checks; then the sources of the final answer.
+``--json`` prints the final answer only.
 Exit codes: 0 answered, 3 abstained, 2 bad input or no index.
 """
 
@@ -40,23 +42,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         assistant = Assistant(index_dir=args.index, mode=args.mode)
         answer: Answer | None = None
-        streamed = ""
+        first: Answer | None = None
         for event in assistant.stream(question, filters=filters or None, k=args.k):
-            if isinstance(event, Answer):
-                answer = event
-            elif not args.json:
-                streamed += event
-                print(event, end="", flush=True)
+            if not isinstance(event, Answer):
+                continue  # the model's draft: the terminal shows the checked answers only
+            answer = event
+            if first is None:
+                first = event
+                if not args.json:
+                    print(event.text, flush=True)
+                    if event.mode == "extractive" and (args.mode or assistant.settings.mode) != "extractive" and not event.abstained:
+                        print("(rédaction en cours…)", file=sys.stderr, flush=True)
     except (ValueError, IndexProblem) as error:
         print(f"erreur : {error}", file=sys.stderr)
         return 2
-    assert answer is not None
-    if args.json:
+    assert answer is not None and first is not None
+    if args.json:  # the final answer only
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print("\n" if streamed else "", end="")
-        if answer.text.strip() != streamed.strip():  # grounding changed the text, or a fallback answered
-            print(("Réponse vérifiée :\n" if streamed else "") + answer.text + "\n")
+        if answer is not first and answer.text != first.text:  # the model's answer replaced the quote
+            print("\nRéponse rédigée :\n" + answer.text)
         for citation in answer.citations:
             print(f"[{citation.n}] {citation.label()}")
         if answer.unsupported:
@@ -64,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         if answer.notice:
             print(f"Note : {answer.notice}")
         model = f" ({answer.model})" if answer.model else ""
-        fallback = f" (repli : le mode {answer.fallback_from} n'a pas répondu)" if answer.fallback_from else ""
-        print(f"— mode {answer.mode}{model}{fallback}, {answer.timings.get('total', 0):.1f} s")
+        kept = f" (le mode {answer.fallback_from} n'a pas remplacé la citation)" if answer.fallback_from else ""
+        first_at = first.timings.get("first_answer")
+        times = f"première réponse {first_at:.1f} s, finale {answer.timings.get('total', 0):.1f} s" if answer is not first and first_at else f"{answer.timings.get('total', 0):.1f} s"
+        print(f"— mode {answer.mode}{model}{kept}, {times}")
     return 3 if answer.abstained else 0
 
 

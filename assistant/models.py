@@ -7,10 +7,11 @@ from typing import Any
 
 
 class Restart(str):
-    """An empty delta of ``Assistant.stream`` meaning "discard the text streamed so far".
+    """An empty delta of ``Assistant.stream`` meaning "discard the draft streamed so far".
 
-    Sent when an LLM that had started answering fails and the extractive answer follows. It is
-    a ``str`` equal to "", so a consumer that only concatenates deltas keeps working.
+    Sent when an LLM that had started writing fails midway (connection dropped, timeout); the
+    final ``Answer`` (the first, extractive one, kept with a notice) follows. It is a ``str``
+    equal to "", so a consumer that only concatenates deltas keeps working.
     """
 
     def __new__(cls) -> "Restart":
@@ -68,6 +69,9 @@ class Answer:
     notice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     language: str = "fr"
+    # False on the first answer of an LLM mode: a written answer may still replace it (the UI
+    # shows « rédaction en cours… »). The last Answer of Assistant.stream is always final.
+    final: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ a source. The UI, the CLI and the evals only call it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import replace
@@ -23,9 +24,21 @@ from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_enviro
 
 from .evidence import EvidenceModel, Gathered, Selection, candidates, decide, load_model
 from .extractive import abstention_text, compose
-from .grounding import ground, renumber, reply_problem
+from .grounding import ground, replacement_problem
 from .lexical import looks_like_injection, sanitize_passage
-from .llm import LLMUnavailable, chat_model, condense_messages, passage_header, system_and_user
+from .figures import MARKER
+from .llm import (
+    EvidenceUnit,
+    LLMUnavailable,
+    chat_model,
+    condense_messages,
+    evidence_messages,
+    parse_reply,
+    partial_answer,
+    response_format,
+    reply_schema,
+    unit_header,
+)
 from .local_llm import runtime_installed as local_runtime_installed
 from .models import Answer, Citation, Restart
 from .question import Question, analyse, part_of, turns
@@ -139,11 +152,23 @@ class Assistant:
     def stream(
         self, question: str, history: History = None, filters: dict | None = None, *, mode: str | None = None, k: int | None = None
     ) -> Iterator[str | Answer]:
-        """Text deltas as they are produced, then the final, grounded ``Answer``.
+        """A progressive answer: a cited ``Answer`` at once, then, in an LLM mode, a written one.
 
-        The final text may differ from the concatenated deltas (invalid markers removed,
-        fallback to extractive): show ``Answer.text`` once it arrives. A ``Restart`` delta
-        (an empty string) means the text streamed so far is abandoned.
+        Events, in order:
+
+        1. the extractive ``Answer`` (quoted, cited, checked), or an abstention, as soon as
+           retrieval and selection are done (a fraction of a second): show it at once;
+        2. in an LLM mode only, text deltas (``str``) of the answer the model is writing, to show
+           as a draft beside the first answer;
+        3. in an LLM mode only, the final ``Answer``: the model's, when it passes every check
+           (``assistant.grounding.replacement_problem``), else the first answer again with a
+           one-line ``notice`` saying why it stays (``fallback_from`` names the LLM mode).
+
+        The last ``Answer`` yielded is final (``ask()`` returns it); an extractive-mode or
+        abstained answer is final at once. A ``Restart`` delta (an empty string) means "discard
+        the draft streamed since the last ``Answer``": the model failed midway (connection
+        dropped, timeout); the final ``Answer`` follows it. Deltas are never part of an
+        ``Answer`` text: show ``Answer.text`` once it arrives.
         """
         started = time.perf_counter()
         mode = mode or self.settings.mode
@@ -156,15 +181,8 @@ class Assistant:
             yield self._abstention(text, question_, mode, None, notices, {"total": time.perf_counter() - started})
             return
 
-        model_name = None
-        if mode != "extractive" and question_.is_follow_up:
-            try:  # an LLM rewrites the follow-up as a question that stands alone
-                model, model_name = self._model(mode)
-                standalone = self._condense(model, text, turns(history))
-                if standalone and standalone != text:
-                    question_ = analyse(standalone)
-            except Exception:  # the answer step will report the outage and fall back
-                pass
+        # The first answer never waits for a model: a follow-up is read with the conversation's
+        # terms (question.analyse), as in extractive mode.
         retrieval_started = time.perf_counter()
         loaded = self.retriever.refresh()  # one index version for the whole answer
         gathered = self.gather(question_, filters=filters, k=k, loaded=loaded)
@@ -173,23 +191,42 @@ class Assistant:
 
         if selection.abstain:
             timings["total"] = time.perf_counter() - started
-            yield self._abstention(text, question_, mode, model_name, notices, timings, selection.reason)
+            yield self._abstention(text, question_, mode, None, notices, timings, selection.reason)
             return
-        if mode != "extractive":
-            streamed = False
-            try:
-                for event in self._llm_answer(text, question_, gathered.all_passages, selection, mode, notices, timings, started):
-                    streamed = streamed or bool(isinstance(event, str) and event)
+        first = self._extractive_answer(text, question_, selection, list(notices), dict(timings), started)
+        first.timings["first_answer"] = first.timings["total"]
+        if mode == "extractive" or selection.unanswered:  # a partial answer says what is missing: it stays
+            yield first
+            return
+        yield replace(first, final=False, timings=dict(first.timings))
+
+        streamed = False
+        try:
+            final: Answer | None = None
+            for event in self._llm_answer(text, question_, history, loaded, selection, first, mode, notices, started):
+                if isinstance(event, Answer):
+                    final = event
+                else:
+                    streamed = streamed or bool(event)
                     yield event
-                return
-            except Exception as error:  # noqa: BLE001 - any outage falls back
-                notices.append(f"Le mode {mode} n'a pas pu répondre ({_reason(error)}) : réponse extractive à la place.")
-                if streamed:
-                    yield Restart()
-        answer = self._extractive_answer(text, question_, selection, notices, timings, started)
-        answer.fallback_from = None if mode == "extractive" else mode
-        yield answer.text
-        yield answer
+            assert final is not None
+            yield final
+        except Exception as error:  # noqa: BLE001 - any outage keeps the first answer
+            if streamed:
+                yield Restart()
+            yield self._kept(first, mode, f"le mode {mode} n'a pas pu répondre ({_reason(error)})", started)
+
+    def _kept(self, first: Answer, mode: str, why: str, started: float, timings: dict[str, float] | None = None) -> Answer:
+        """The first answer again, final, with the one-line notice of why the model's did not replace it."""
+        notice = f"{why[0].upper()}{why[1:]} : réponse extractive conservée."
+        merged = {**first.timings, **(timings or {}), "total": time.perf_counter() - started}
+        return replace(
+            first,
+            notice=" ".join(filter(None, [first.notice, notice])),
+            fallback_from=mode,
+            timings=merged,
+            final=True,
+        )
 
     def _selection_model(self) -> EvidenceModel:
         model = self.evidence_model
@@ -273,52 +310,80 @@ class Assistant:
         self,
         question: str,
         analysis: Question,
-        passages: list[ScoredChunk],
+        history: History,
+        loaded,
         selection: Selection,
+        first: Answer,
         mode: str,
         notices: list[str],
-        timings: dict[str, float],
         started: float,
     ) -> Iterator[str | Answer]:
-        model, model_name = self._model(mode)
-        given = self._llm_context(passages, selection, mode)
-        citations = [self._citation(i, p, []) for i, (p, _) in enumerate(given, start=1)]
-        texts = [text for _, text in given]
-        messages = system_and_user(analysis.text, citations, texts, analysis.language)
+        """Deltas of the model's draft, then the final Answer (the model's, or ``first`` kept).
+
+        Raises on an outage (the caller keeps ``first``). One attempt only: a reply that fails a
+        check keeps the quoted answer rather than paying for a second slow generation.
+        """
+        timings = {k: v for k, v in first.timings.items() if k != "total"}
+        model, model_name = self._model(mode)  # the local model loads here, on first use
+        asked = analysis
+        if analysis.is_follow_up:  # the model reads a question that stands alone
+            condense_started = time.perf_counter()
+            standalone = self._condense(model, question, turns(history))
+            timings["condense"] = time.perf_counter() - condense_started
+            if standalone and standalone != question:
+                asked = analyse(standalone)
+        units = self._evidence_units(selection, loaded)
+        if not units:
+            raise LLMUnavailable("aucun extrait à donner au modèle")
+        messages = evidence_messages(asked.text, units, analysis.language)
+        options = self._structured(mode, len(units))
         answer_started = time.perf_counter()
-        parts: list[str] = []
-        for chunk in model.stream(messages):
+        raw: list[str] = []
+        shown = ""
+        usage: dict[str, Any] = {}
+        for chunk in model.stream(messages, **options):
             delta = str(getattr(chunk, "content", "") or "")
+            usage = dict(getattr(chunk, "usage_metadata", None) or {}) or usage
             if delta:
-                if not parts:
+                if not raw:
                     timings["first_token"] = time.perf_counter() - answer_started
-                parts.append(delta)
-                yield delta
+                raw.append(delta)
+                draft = partial_answer("".join(raw))
+                if len(draft) > len(shown) and draft.startswith(shown):
+                    yield draft[len(shown) :]
+                    shown = draft
             if time.perf_counter() - answer_started > self.settings.llm_timeout:
                 raise TimeoutError(f"plus de {self.settings.llm_timeout:g} s")
         timings["answer"] = time.perf_counter() - answer_started
-        # the model read each passage under its header (title, year, page): those count as said
-        given_texts = [f"{passage_header(c)}\n{t}" for c, t in zip(citations, texts)]
-        grounded = ground("".join(parts), given_texts, analysis.language, self.settings.strict_figures, analysis.text)
-        problem = reply_problem(grounded, analysis, selection, mode)
-        if problem:
-            raise LLMUnavailable(problem)
-        if grounded.abstained:
-            timings["total"] = time.perf_counter() - started
-            yield self._abstention(question, analysis, mode, model_name, notices, timings)
+        if usage.get("output_tokens"):
+            timings["output_tokens"] = float(usage["output_tokens"])
+            timings["prompt_tokens"] = float(usage.get("input_tokens") or 0)
+            generating = timings["answer"] - timings.get("first_token", 0.0)
+            if generating > 0 and usage["output_tokens"] > 1:
+                timings["tokens_per_s"] = (usage["output_tokens"] - 1) / generating
+        timings["units"] = float(len(units))
+
+        reply = parse_reply("".join(raw))
+        if reply is None:
+            yield self._kept(first, mode, "réponse du modèle illisible (tronquée ?)", started, timings)
             return
-        best_unit = {e.passage.chunk.id: e.text for e in reversed(selection.evidence)}
-        chosen = []
-        for new_n, old_n in enumerate(grounded.cited, start=1):
-            citation = citations[old_n - 1]
-            citation.n = new_n
-            citation.highlights = [best_unit[citation.chunk_id]] if citation.chunk_id in best_unit else []
-            chosen.append(citation)
+        text = reply.text.strip()
+        listed = [u for u in reply.units if 1 <= u <= len(units)]
+        if text and listed and not re.search(r"\[\d", text):  # cited in the list only: cite at the end
+            text = f"{text} {''.join(f'[{u}]' for u in dict.fromkeys(listed))}"
+        # each unit is read under its header (document, year, page): those count as said
+        given = [f"{u.header} : {u.text}" for u in units]
+        grounded = ground(text, given, analysis.language, self.settings.strict_figures, analysis.text)
+        problem = replacement_problem(grounded, analysis, selection, [u.n for u in units if u.selected])
+        if problem:
+            yield self._kept(first, mode, f"la réponse rédigée n'a pas été retenue ({problem})", started, timings)
+            return
+        text, citations = self._unit_citations(grounded.text, grounded.cited, units, selection)
         timings["total"] = time.perf_counter() - started
         yield Answer(
             question=question,
-            text=renumber(grounded.text, grounded.cited),
-            citations=chosen,
+            text=text,
+            citations=citations,
             unsupported=grounded.unsupported,
             mode=mode,
             model=model_name,
@@ -327,24 +392,76 @@ class Assistant:
             language=analysis.language,
         )
 
-    def _llm_context(self, passages: list[ScoredChunk], selection: Selection, mode: str) -> list[tuple[ScoredChunk, str]]:
-        """The passages given to the model, with the text it reads for each.
+    def _structured(self, mode: str, n_units: int) -> dict[str, Any]:
+        """Per-call options that constrain the reply to :func:`assistant.llm.reply_schema`.
 
-        Passages holding the selected units come first. Sentences addressed to an AI are
-        removed (passages are data). The local 1.5B model reads its prompt at ~40 tokens/s on
-        two cores and copies figures faithfully only from short contexts: it gets just the
-        selected units of those passages (measured: adding their neighbours made it pick a
-        neighbouring figure, "34 % prévoient" for "38 % ont défini").
+        ``extra_body`` rather than langchain's ``response_format`` argument: the latter switches
+        to the client's beta parse-and-stream API, which only some servers speak.
         """
-        chosen: dict[str, list[str]] = {}
+        if mode == "ollama":
+            return {"format": reply_schema(n_units)}
+        if mode == "openai" and not self.settings.openai_response_format:
+            return {}
+        return {"extra_body": {"response_format": response_format(n_units)}}
+
+    def _evidence_units(self, selection: Selection, loaded) -> list[EvidenceUnit]:
+        """The numbered units the model reads: the selected ones and their neighbours.
+
+        Passages in the order the extractive answer quotes them; within a passage, reading
+        order; a neighbour is the unit just before or after a selected one in the same passage
+        (the context a definition or a figure's subject often sits in). Sentences addressed to
+        an AI are removed (passages are data).
+        """
+        selected: dict[str, set[str]] = {}
+        passages: dict[str, ScoredChunk] = {}
         for evidence in selection.evidence:
-            chosen.setdefault(evidence.passage.chunk.id, []).append(evidence.text)
-        first = [p for p in passages if p.chunk.id in chosen]
-        first.sort(key=lambda p: list(chosen).index(p.chunk.id))
-        if mode == "local":
-            return [(p, sanitize_passage(" ".join(chosen[p.chunk.id]))) for p in first]
-        ordered = first + [p for p in passages if p.chunk.id not in chosen]
-        return [(p, sanitize_passage(p.chunk.text)) for p in ordered]
+            selected.setdefault(evidence.passage.chunk.id, set()).add(evidence.unit.id)
+            passages[evidence.passage.chunk.id] = evidence.passage
+        records = self.retriever.sentences(list(passages), loaded)
+        by_chunk: dict[str, list] = {}
+        for record in records:
+            by_chunk.setdefault(record.chunk_id, []).append(record)
+        units: list[EvidenceUnit] = []
+        for chunk_id, passage in passages.items():
+            ordered = sorted(by_chunk.get(chunk_id, []), key=lambda r: r.position)
+            if not any(r.id in selected[chunk_id] for r in ordered):  # the selection's own units
+                ordered = sorted((e.unit for e in selection.evidence if e.passage.chunk.id == chunk_id), key=lambda r: r.position)
+            chosen = [i for i, r in enumerate(ordered) if r.id in selected[chunk_id]]
+            keep = {j for i in chosen for j in range(i - self.NEIGHBOURS, i + self.NEIGHBOURS + 1) if 0 <= j < len(ordered)}
+            header = unit_header(passage.chunk.kind, passage.chunk.title, passage.chunk.year, passage.chunk.page)
+            for j in sorted(keep):
+                clean = sanitize_passage(ordered[j].text).strip()
+                if clean:
+                    units.append(EvidenceUnit(len(units) + 1, chunk_id, clean, ordered[j].id in selected[chunk_id], header))
+        return units
+
+    #: Units read on each side of a selected unit (measured: see README, "LLM modes").
+    NEIGHBOURS = 1
+
+    def _unit_citations(self, text: str, cited_units: list[int], units: list[EvidenceUnit], selection: Selection) -> tuple[str, list[Citation]]:
+        """Unit markers turned into passage citations numbered 1..m in order of first citation.
+
+        The cited units become the highlights of their passage.
+        """
+        passages = {e.passage.chunk.id: e.passage for e in selection.evidence}
+        order: list[str] = []
+        for n in cited_units:
+            chunk_id = units[n - 1].chunk_id
+            if chunk_id not in order:
+                order.append(chunk_id)
+        number = {chunk_id: i for i, chunk_id in enumerate(order, start=1)}
+
+        def to_passages(match: re.Match[str]) -> str:
+            found = [number[units[int(x) - 1].chunk_id] for x in re.split(r"\s*[,;]\s*", match.group(1)) if 1 <= int(x) <= len(units)]
+            return "".join(f"[{n}]" for n in dict.fromkeys(found))
+
+        text = MARKER.sub(to_passages, text)
+        text = re.sub(r"(\[\d+\])([.,;:]?)(?:\s*\1)+", r"\1\2", text)  # "[1]. [1]" -> "[1]."
+        citations = []
+        for chunk_id in order:
+            highlights = [units[n - 1].text for n in cited_units if units[n - 1].chunk_id == chunk_id]
+            citations.append(self._citation(number[chunk_id], passages[chunk_id], highlights))
+        return text, citations
 
 
 def _interleave(first: list[ScoredChunk], second: list[ScoredChunk]) -> list[ScoredChunk]:
@@ -366,6 +483,16 @@ def _interleave(first: list[ScoredChunk], second: list[ScoredChunk]) -> list[Sco
 def _reason(error: BaseException) -> str:
     text = str(error).strip().split("\n")[0]
     name = type(error).__name__
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return f"erreur {status} du service"
+    chain = [error]
+    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+        if len(chain) > 8:
+            break
+    if any("peer closed" in str(e) or "incomplete chunked" in str(e) or "RemoteProtocol" in type(e).__name__ for e in chain):
+        return "connexion interrompue pendant la réponse"
     if "timeout" in name.lower() or "timed out" in text.lower():
         return "délai dépassé"
     if "connect" in name.lower() or "connection" in text.lower():

@@ -144,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             f"citations justes {pct(m['citation_accuracy'])}, abstention précision {pct(m['abstention_precision'])} "
             f"/ rappel {pct(m['abstention_recall'])}, {len(main_result.failures())} questions en échec"
         )
+    if args.split and not args.slow_limit:  # a full split: it decides make run's default mode
+        from .modes import MEASURES, record
+
+        recorded = record(args.split, run.results, run.command)
+        if recorded:
+            print(f"mesures du mode {', '.join(recorded)} sur {args.split} enregistrées dans {MEASURES}")
     print(f"rapport : {md} ({run.seconds:.0f} s) ; JSON : {js.name} ; graphiques : {', '.join(p.name for p in plots)}")
     return 0
 

@@ -28,7 +28,9 @@ Metric definitions (also written at the top of every report, see ``DEFINITIONS``
   abstentions / unanswerable questions.
 - unsupported-figure rate: share of non-abstained answers whose ``unsupported`` list (figures
   of the answer found in no cited passage) is not empty.
-- latency: wall-clock seconds of one ``ask`` call (p50, p95).
+- latency: wall-clock seconds to the final answer (p50, p95); first-answer latency: to the first
+  cited ``Answer`` of ``Assistant.stream``.
+- written by the LLM: share of the final answers the LLM wrote (it passed every check).
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ DEFINITIONS: dict[str, str] = {
     "abstentions, recall = correct abstentions / unanswerable questions (n/a when the denominator is 0)",
     "unsupported-figure rate": "share of non-abstained answers with a non-empty `unsupported` list (figures found in no cited passage)",
     "fallback rate": "share of answers produced by another mode than the one asked (e.g. local -> extractive on timeout)",
-    "latency": "wall-clock seconds of one `ask` call, p50 / p95 over the questions",
+    "latency": "wall-clock seconds of one `ask` call (to the final answer), p50 / p95 over the questions",
+    "first-answer latency": "wall-clock seconds from the call of `Assistant.stream` to its first cited `Answer`, p50 / p95",
+    "written by the LLM": "share of the answers whose final text the LLM wrote (it passed every check and replaced the quote)",
+    "tokens/s": "the LLM's generation speed (output tokens after the first / seconds after the first token), median over questions",
 }
 
 
@@ -263,7 +268,11 @@ class QuestionResult:
     unsupported: list[str] = field(default_factory=list)
     mode_used: str = ""
     notice: str | None = None
-    latency: float | None = None
+    latency: float | None = None  # seconds to the final answer
+    first_latency: float | None = None  # seconds to the first cited answer (Assistant.stream)
+    written_by_llm: bool | None = None  # the final answer is the LLM's (not the quote it kept)
+    tokens_per_s: float | None = None  # the LLM's generation speed on this question
+    prompt_tokens: float | None = None
     correct: bool | None = None
     citation_ok: bool | None = None
     missing: list[str] = field(default_factory=list)
@@ -346,6 +355,10 @@ def answer_metrics(results: Sequence[QuestionResult], requested_mode: str | None
     spoken = [r for r in answered if not r.abstained]
     latencies = [r.latency for r in answered if r.latency is not None]
     fallbacks = [r for r in answered if requested_mode and r.mode_used and r.mode_used != requested_mode]
+    firsts = [r.first_latency for r in answered if r.first_latency is not None]
+    llm = requested_mode not in (None, "extractive", "naive")
+    speeds = [r.tokens_per_s for r in answered if r.tokens_per_s]
+    prompts = [r.prompt_tokens for r in answered if r.prompt_tokens]
     return {
         "n": len(answered),
         "n_answerable": len(answerable),
@@ -362,6 +375,12 @@ def answer_metrics(results: Sequence[QuestionResult], requested_mode: str | None
         "latency_p50": percentile(latencies, 50),
         "latency_p95": percentile(latencies, 95),
         "latency_mean": statistics.fmean(latencies) if latencies else None,
+        "first_latency_p50": percentile(firsts, 50),
+        "first_latency_p95": percentile(firsts, 95),
+        "llm_share": _ratio(sum(1 for r in answered if r.written_by_llm), len(answered)) if llm else None,
+        "tokens_per_s_p50": percentile(speeds, 50),
+        "prompt_tokens_p50": percentile(prompts, 50),
+        "prompt_tokens_max": max(prompts) if prompts else None,
     }
 
 
@@ -473,6 +492,29 @@ def _error_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"[:200]
 
 
+def _final_answer(system: Any, q: Question, kwargs: dict[str, Any], r: QuestionResult, t0: float) -> Any:
+    """The final answer of ``system``; with a progressive ``stream``, also when the first came.
+
+    The first ``Answer`` of ``Assistant.stream`` is the cited one a user reads at once; the
+    last is final (what ``ask`` returns and what is scored).
+    """
+    stream = getattr(system, "stream", None)
+    if stream is None:
+        answer = system.ask(q.question, history=q.history, **kwargs)
+        r.first_latency = time.perf_counter() - t0
+        return answer
+    answer = None
+    for event in stream(q.question, history=q.history, **kwargs):
+        if isinstance(event, str):
+            continue
+        if answer is None:
+            r.first_latency = time.perf_counter() - t0
+        answer = event
+    if answer is None:
+        raise RuntimeError("the stream ended without an answer")
+    return answer
+
+
 def evaluate(
     system: System,
     questions: Sequence[Question],
@@ -511,7 +553,7 @@ def evaluate(
             kwargs = {"mode": mode} if mode else {}
             t0 = time.perf_counter()
             try:
-                ans = system.ask(q.question, history=q.history, **kwargs)
+                ans = _final_answer(system, q, kwargs, r, t0)
             except Exception as error:  # noqa: BLE001
                 r.latency = time.perf_counter() - t0
                 r.error = _error_line(error)
@@ -526,6 +568,10 @@ def evaluate(
                 r.cited_texts = [t for _, t in citations]
                 r.unsupported = list(ans.unsupported or [])
                 r.mode_used = str(getattr(ans, "mode", "") or "")
+                r.written_by_llm = bool(mode) and mode not in ("extractive", "naive") and r.mode_used == mode and not r.abstained
+                timings = getattr(ans, "timings", None) or {}
+                r.tokens_per_s = timings.get("tokens_per_s")
+                r.prompt_tokens = timings.get("prompt_tokens")
                 r.notice = getattr(ans, "notice", None)
                 r.correct = answer_is_correct(q, ans.text, r.abstained)
                 r.citation_ok = citation_is_correct(q, citations, r.abstained)

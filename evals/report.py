@@ -50,14 +50,17 @@ def systems_table(results: list[EvalResult]) -> list[str]:
                 _pct(m.get("abstention_precision")),
                 _pct(m.get("abstention_recall")),
                 _pct(m.get("unsupported_rate")),
-                _pct(m.get("fallback_rate")) if r.config.get("mode") not in ("extractive", "naive") else "–",
+                _pct(m.get("llm_share")) if m.get("llm_share") is not None else "–",
+                _sec(m.get("first_latency_p50")),
+                _sec(m.get("first_latency_p95")),
                 _sec(m.get("latency_p50")),
                 _sec(m.get("latency_p95")),
+                "–" if not m.get("tokens_per_s_p50") else f"{m['tokens_per_s_p50']:.1f}",
             ]
         )
     return _table(
         ["system", "n", "hit@1", "hit@5", "MRR", "answer acc.", "citation acc.", "abst. precision", "abst. recall",
-         "unsupported", "fallback", "p50 s", "p95 s"],
+         "unsupported", "written by LLM", "first p50 s", "first p95 s", "final p50 s", "final p95 s", "tok/s"],
         rows,
     )
 
@@ -145,7 +148,8 @@ def render_markdown(run: Run, plots: list[Path]) -> str:
             f"answer accuracy **{_pct(m.get('answer_accuracy'))}** · hit@5 **{_pct(m.get('hit@5'))}** · MRR {m.get('mrr', 0) or 0:.3f} · "
             f"citation accuracy {_pct(m.get('citation_accuracy'))} · abstention precision {_pct(m.get('abstention_precision'))} / "
             f"recall {_pct(m.get('abstention_recall'))} · unsupported figures {_pct(m.get('unsupported_rate'))} · "
-            f"latency p50 {_sec(m.get('latency_p50'))} s / p95 {_sec(m.get('latency_p95'))} s · "
+            f"first cited answer p50 {_sec(m.get('first_latency_p50'))} s / p95 {_sec(m.get('first_latency_p95'))} s · "
+            f"final answer p50 {_sec(m.get('latency_p50'))} s / p95 {_sec(m.get('latency_p95'))} s · "
             f"{len(main.failures())} failing question(s)",
             "",
         ]

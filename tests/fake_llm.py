@@ -1,16 +1,22 @@
 """A small local HTTP server that speaks the OpenAI and Ollama chat APIs.
 
 Tests talk to it with the real client libraries (langchain-openai, langchain-ollama) over real
-HTTP; only the model behind the API is fake. Its default behaviour reads the numbered passages
-of the prompt like a naive LLM would: it answers with the passage sentence that shares most
-words with the question and cites it, and it obeys instructions found in passages (so that a
-test can show the assistant does not let those reach it).
+HTTP; only the model behind the API is fake. Its default behaviour reads the numbered extracts
+of the prompt like a naive LLM would: it answers with the extract that shares most words with
+the question and cites it, and it obeys instructions found in extracts (so that a test can show
+the assistant does not let those reach it). Asked for a JSON reply (OpenAI ``response_format``,
+Ollama ``format``) it wraps its answer as the schema says.
+
+Fault injection, for what a real server does only by accident: ``status=500`` answers every
+chat request with that error; ``drop_after=N`` sends N deltas of a streamed reply, then drops
+the connection without ending the stream.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,11 +42,10 @@ def naive_reader(messages: list[dict]) -> str:
     question = re.search(r"Question : (.+)", text)
     question_words = set(re.findall(r"\w{4,}", (question.group(1) if question else "").lower()))
     best, best_score = None, -1
-    for number, body in re.findall(r"\[(\d+)\][^\n]*\n(.+?)(?=\n\n\[\d+\]|\n\nQuestion :)", text, re.DOTALL):
-        for sentence in re.split(r"(?<=[.!?])\s+", body):
-            score = len(question_words & set(re.findall(r"\w{4,}", sentence.lower())))
-            if score > best_score:
-                best, best_score = (number, sentence.strip()), score
+    for number, sentence in re.findall(r"^\[(\d+)\] (.+)$", text.split("Question :")[0], re.MULTILINE):
+        score = len(question_words & set(re.findall(r"\w{4,}", sentence.lower())))
+        if score > best_score:
+            best, best_score = (number, sentence.strip()), score
     if best is None:
         return "Les documents indexés ne permettent pas de répondre à cette question."
     return f"{best[1].rstrip('.')} [{best[0]}]."
@@ -49,9 +54,18 @@ def naive_reader(messages: list[dict]) -> str:
 class FakeLLMServer:
     """``with FakeLLMServer() as server: server.url`` — OpenAI at /v1, Ollama at /api."""
 
-    def __init__(self, responder: Responder = naive_reader, delay: float = 0.0, model: str = "fake-model"):
+    def __init__(
+        self,
+        responder: Responder = naive_reader,
+        delay: float = 0.0,
+        model: str = "fake-model",
+        status: int = 200,
+        drop_after: int | None = None,
+    ):
         self.responder = responder
         self.delay = delay
+        self.status = status
+        self.drop_after = drop_after
         self.model = model
         self.requests: list[dict] = []
         server = self
@@ -84,13 +98,22 @@ class FakeLLMServer:
                 server.requests.append({"path": self.path, "body": body})
                 if server.delay:
                     time.sleep(server.delay)
+                if server.status != 200:
+                    self._json({"error": {"message": "panne simulée", "type": "server_error"}}, server.status)
+                    return
                 reply = server.responder(body.get("messages", []))
-                if self.path.startswith("/v1/chat/completions"):
-                    self._openai(body, reply)
-                elif self.path.startswith("/api/chat"):
-                    self._ollama(body, reply)
-                else:
-                    self._json({"error": "not found"}, 404)
+                if (body.get("response_format") or body.get("format")) and not reply.lstrip().startswith("{"):
+                    cited = [int(n) for n in re.findall(r"\[(\d+)\]", reply)]
+                    reply = json.dumps({"reponse": reply, "extraits": cited}, ensure_ascii=False)
+                try:
+                    if self.path.startswith("/v1/chat/completions"):
+                        self._openai(body, reply)
+                    elif self.path.startswith("/api/chat"):
+                        self._ollama(body, reply)
+                    else:
+                        self._json({"error": "not found"}, 404)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): expected
+                    self.close_connection = True
 
             def _openai(self, body: dict, reply: str) -> None:
                 if not body.get("stream"):
@@ -105,11 +128,24 @@ class FakeLLMServer:
                         }
                     )
                     return
+                # chunked, as real servers stream: a connection dropped before the last chunk is an
+                # error the client notices (an unframed body would just end)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                for piece in re.findall(r"\S+\s*", reply):
+
+                def send(data: str) -> None:
+                    raw = data.encode()
+                    self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                    self.wfile.flush()
+
+                for position, piece in enumerate(re.findall(r"\S+\s*", reply)):
+                    if server.drop_after is not None and position >= server.drop_after:
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)  # mid-stream, no terminating chunk
+                        return
                     chunk = {
                         "id": "chatcmpl-fake",
                         "object": "chat.completion.chunk",
@@ -117,10 +153,10 @@ class FakeLLMServer:
                         "model": server.model,
                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                     }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
+                    send(f"data: {json.dumps(chunk)}\n\n")
                 end = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": server.model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                send(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
                 self.close_connection = True
 

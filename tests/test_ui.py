@@ -26,6 +26,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from evals.procs import stop, wait_http
 
+from .fake_llm import FakeLLMServer
 from .conftest import (
     ANNOUNCEMENT,
     BAROMETER_PDF,
@@ -267,6 +268,32 @@ def upload(page, path: Path, expected: str) -> str:
         "text => document.querySelector('#nr-upload-status').textContent.includes(text)", arg=expected, timeout=ANSWER_TIMEOUT_MS
     )
     return page.inner_text("#nr-upload-status")
+
+
+@pytest.mark.browser
+def test_browser_shows_the_cited_answer_then_the_written_one(ui_index, page):
+    """An LLM mode: the quoted, cited answer at once with « rédaction en cours… », then the
+    model's answer in its place (a real OpenAI-compatible HTTP server, slow on purpose)."""
+    with FakeLLMServer(delay=3.0) as llm:
+        running = Server(ui_index, openai_base_url=f"{llm.url}/v1", openai_model="fake-model", llm_timeout=30.0)
+        try:
+            open_ui(page, running.url)
+            page.locator("#nr-mode label", has_text="LLM OpenAI").click()
+            page.fill("#nr-question textarea", KNOWN_FIGURES[0][0])
+            page.click("#nr-send")
+            page.wait_for_selector("#nr-chat .nr-drafting", timeout=ANSWER_TIMEOUT_MS)
+            bot = page.locator('#nr-chat [data-testid="bot"]').last
+            first = bot.inner_text()
+            assert "rédaction en cours" in first and "D'après" in first and "17%" in first and "[1]" in first, first
+            assert "Mode : extractif" in first
+            assert "[1]" in page.inner_text("#nr-sources"), "the first answer's sources are shown at once"
+            page.wait_for_function("() => !document.querySelector('#nr-chat .nr-drafting')", timeout=ANSWER_TIMEOUT_MS)
+            final = bot.inner_text()
+            assert "Mode : OpenAI" in final and "fake-model" in final and "rédaction en cours" not in final, final
+            assert "17%" in final and "[1]" in final and "D'après" not in final, "the written answer replaced the quote"
+            assert page.locator('#nr-chat [data-testid="bot"]').count() == 1, "replaced in place, not added"
+        finally:
+            running.close()
 
 
 @pytest.mark.browser
