@@ -51,6 +51,14 @@ def naive_reader(messages: list[dict]) -> str:
     return f"{best[1].rstrip('.')} [{best[0]}]."
 
 
+def figures_reader(messages: list[dict]) -> str:
+    """Restate every extract that holds a figure, each with its [n]: a model that keeps all the
+    figures of the quote it replaces, however many units the quote has."""
+    text = _user_text(messages).split("Question :")[0]
+    kept = [f"{sentence.strip().rstrip('.')} [{number}]." for number, sentence in re.findall(r"^\[(\d+)\] (.+)$", text, re.MULTILINE) if re.search(r"\d", sentence)]
+    return " ".join(kept) or naive_reader(messages)
+
+
 class FakeLLMServer:
     """``with FakeLLMServer() as server: server.url`` — OpenAI at /v1, Ollama at /api."""
 

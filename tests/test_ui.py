@@ -26,7 +26,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from evals.procs import stop, wait_http
 
-from .fake_llm import FakeLLMServer
+from .fake_llm import FakeLLMServer, figures_reader
 from .conftest import (
     ANNOUNCEMENT,
     BAROMETER_PDF,
@@ -274,7 +274,7 @@ def upload(page, path: Path, expected: str) -> str:
 def test_browser_shows_the_cited_answer_then_the_written_one(ui_index, page):
     """An LLM mode: the quoted, cited answer at once with « rédaction en cours… », then the
     model's answer in its place (a real OpenAI-compatible HTTP server, slow on purpose)."""
-    with FakeLLMServer(delay=3.0) as llm:
+    with FakeLLMServer(figures_reader, delay=3.0) as llm:
         running = Server(ui_index, openai_base_url=f"{llm.url}/v1", openai_model="fake-model", llm_timeout=30.0)
         try:
             open_ui(page, running.url)
