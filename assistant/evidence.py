@@ -80,10 +80,11 @@ DURATION_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|january|february|march|april|may|june|july|august|september|october|november|december"
-DATE_IN_TEXT = re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:19|20)\d\d)\b", re.IGNORECASE)
 # A day or a month, not just a year: "quand"/"à quelle date" is answered by "le 12 novembre 2024"
 # rather than by a sentence that merely mentions 2024.
-DAY_IN_TEXT = re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})\b", re.IGNORECASE)
+_DAY = rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
+DAY_IN_TEXT = re.compile(rf"\b{_DAY}\b", re.IGNORECASE)
+DATE_IN_TEXT = re.compile(rf"\b(?:{_DAY}|(?:19|20)\d\d)\b", re.IGNORECASE)
 NAME_IN_TEXT = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-](?:de\s|du\s|des\s)?[A-ZÀ-Þ][a-zà-ÿ]+)+|\b[A-Z]{2,}\b")
 DEFINITION_IN_TEXT = re.compile(
     r"\b(?:est|sont)\s+(?:un|une|des|le|la|les|l['’])\s|\bdésigne|\bsignifie|\bconsiste|\bcorrespond\s+à|c['’]est[- ]à[- ]dire|"

@@ -2,13 +2,14 @@
 
 Dense search understands paraphrases and other languages; BM25 nails exact names, acronyms
 and figures ("CSIRT", "ISO 27001", "2018"). Reciprocal rank fusion combines their rankings
-without having to calibrate their scores against each other. (Also searching the units'
-vectors, ranking a passage by its best unit, was measured on 2026-11-29: it changed hit@5 and
-answer accuracy by one question on the train and dev splits, and at 100k chunks it loads every
-unit's vector index into each reader: retrieval p95 41.5 ms and start-up 5.6 s, on a loaded
-machine, against 6.9 ms and 0.9 s without it on an idle one. Not kept.) Near-duplicate passages (the
+without having to calibrate their scores against each other. Near-duplicate passages (the
 same text indexed twice, from a PDF and its Markdown) are removed so the k passages given to
 the answerer say k different things.
+
+Measured and not kept (2026-11-29): also searching the units' vectors, ranking a passage by its
+best unit. It changed hit@5 and answer accuracy by one question on the train and dev splits,
+and at 100k chunks it loads every unit's vector index into each reader: retrieval p95 41.5 ms
+and start-up 5.6 s on a loaded machine, against 6.9 ms and 0.9 s without it on an idle one.
 """
 
 from __future__ import annotations
