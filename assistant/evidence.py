@@ -49,7 +49,7 @@ FEATURES: tuple[str, ...] = (
     "match_quantity", "match_percent", "match_money", "match_duration", "match_date", "match_day",
     "match_who", "match_definition", "match_list", "match_reason", "asks_unmet", "figure_near_terms",
     "is_question", "is_fragment", "length", "year_mismatch", "kind_list", "kind_row",
-    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch",
+    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch", "continuation",
 )
 
 # Signals that compare the question's words with the unit's (undefined across languages).
@@ -278,12 +278,21 @@ def candidates(
     passages: list[ScoredChunk],
     units: list[SentenceRecord],
     idf: dict[str, float],
+    continuations: list[tuple[ScoredChunk, int]] = (),
 ) -> list[Candidate]:
-    """Every quotable unit of the passages, with its features."""
+    """Every quotable unit of the passages, with its features.
+
+    ``continuations``: the chunks that follow retrieved passages in their section (with the
+    rank of the passage they continue), whose units may finish what a passage starts. They
+    carry their passage's retrieval signals and ``continuation`` = 1, weighed by the fit.
+    """
     if not passages or not units:
         return []
     rank_of = {p.chunk.id: i for i, p in enumerate(passages)}
     passage_of = {p.chunk.id: p for p in passages}
+    for following, parent in continuations:
+        if following.chunk.id not in passage_of:
+            rank_of[following.chunk.id], passage_of[following.chunk.id] = parent, following
     own, context = _weights(question, idf)
     both = {**own, **context}
     # The question's most specific word that the documents use (highest IDF): « IPSOS » in « quel
@@ -349,6 +358,7 @@ def candidates(
             "english_dense": similarity if english else 0.0,
             "plan_mismatch": float(kinds["quantity"] and asks_plan != bool(PLAN.search(text))),
             "figure_near_terms": float(kinds["quantity"] and _figure_near(text, set(own) | set(context))),
+            "continuation": float(passage is not passages[rank_of[chunk.id]]),
         }
         if english:
             # The question's words and the documents' are in two languages: lexical coverage
@@ -454,11 +464,7 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
     if support < model.abstain_below:
         return Selection([], True, "les passages trouvés ne répondent pas à la question", support)
     chosen = [best]
-    after = sorted(
-        (c for c in ranked if c.unit.chunk_id == best.unit.chunk_id and c.unit.position > best.unit.position),
-        key=lambda c: c.unit.position,
-    )
-    following = after[0] if after and after[0].unit.position == best.unit.position + 1 else None
+    following = successor(best, ranked)
     # A sentence that names what is asked for without giving it ("Les obstacles … sont assez
     # similaires à ceux de l'an dernier.") announces the sentences that follow it: for a
     # question asking for a list or reasons, they are quoted with it.
@@ -469,8 +475,16 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
         following.probability >= model.next_ratio * best.probability or len(best.text) < SHORT_UNIT or announces
     ):
         chosen.append(following)  # what the best unit announces: the items, the figures after a topic sentence
-        if announces and len(after) > 1 and after[1].unit.position == following.unit.position + 1:
-            chosen.append(after[1])
+        if announces and (second := successor(following, ranked)) is not None:
+            chosen.append(second)
+    # A list too long for one unit was cut into parts that each repeat its lead-in
+    # (ingest.structure.list_units): a question asking for a list gets the other parts too.
+    if "list" in question.asks and best.unit.kind == "list" and (head := _lead_in(best.text)):
+        for part in sorted((c for c in ranked if c.unit.kind == "list" and c is not best and _lead_in(c.text) == head
+                            and c.passage.chunk.doc_id == best.passage.chunk.doc_id),
+                           key=lambda c: (c.passage.chunk.position, c.unit.position)):
+            if len(chosen) < max_units and part not in chosen:
+                chosen.append(part)
     # A question naming several years compares them ("a-t-il changé entre 2023 et 2024 ?"):
     # each year's best unit is quoted, when the passages have one.
     for year in question.years if len(question.years) > 1 else ():
@@ -486,6 +500,26 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
         if candidate.probability >= model.extra_ratio * best.probability:
             chosen.append(candidate)
     return Selection(_reading_order(chosen), False, "", support)
+
+
+def _lead_in(text: str) -> str | None:
+    """What a list unit's parts share: the text up to its first colon (« … sont les suivantes : »)."""
+    head, colon, _ = text.partition(":")
+    return head.strip() if colon and len(head.strip()) >= 20 else None
+
+
+def successor(unit: Candidate, ranked: list[Candidate]) -> Candidate | None:
+    """The candidate right after ``unit`` in its document, if it is one: the next unit of its
+    chunk or, when ``unit`` ends its chunk, the first unit of the chunk that continues it."""
+    chunk = unit.passage.chunk
+    same_doc = [c for c in ranked if c.passage.chunk.doc_id == chunk.doc_id and c.passage.chunk.version == chunk.version]
+    later = [c for c in same_doc if c.unit.chunk_id == unit.unit.chunk_id and c.unit.position > unit.unit.position]
+    if later:
+        nearest = min(later, key=lambda c: c.unit.position)
+        return nearest if nearest.unit.position == unit.unit.position + 1 else None
+    opening = [c for c in same_doc if c.passage.chunk.position == chunk.position + 1]
+    nearest = min(opening, key=lambda c: c.unit.position, default=None)
+    return nearest if nearest is not None and nearest.unit.position == 0 else None
 
 
 def _reading_order(chosen: list[Candidate]) -> list[Candidate]:

@@ -68,6 +68,18 @@ class _LoadedGeneration:
     stale: int = 0  # records of unlisted versions dense search met among its nearest (it asks for more)
     source: str = ""  # where the lexical index came from: "disk" or "built"
     _acronyms: dict[str, str] | None = None
+    _by_place: dict[tuple[str, int], StoredChunk] | None = None
+
+    def next_chunk(self, chunk: StoredChunk) -> StoredChunk | None:
+        """The chunk that follows ``chunk`` in its document and section, if any.
+
+        Chunks are cut at a length, not where a thought ends: the reason after a claim, the
+        rest of a list, may start the next chunk of the same section. A heading ends it.
+        """
+        if self._by_place is None:  # built on first use; a dict built twice is the same dict
+            self._by_place = {(c.doc_id, c.position): c for c in self.chunks}
+        following = self._by_place.get((chunk.doc_id, chunk.position + 1))
+        return following if following is not None and following.section == chunk.section else None
 
     @property
     def acronyms(self) -> dict[str, str]:
@@ -110,8 +122,10 @@ def _shingles(text: str) -> set[str]:
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Whether two passages say the same thing: most of the shorter one's word triples are in
+    the other (a chapter published as PDF and as HTML is cut into chunks at other places)."""
     sa, sb = _shingles(a), _shingles(b)
-    return bool(sa and sb) and len(sa & sb) / len(sa | sb) >= threshold
+    return bool(sa and sb) and len(sa & sb) / min(len(sa), len(sb)) >= threshold
 
 
 def lexical_weight(query: str, vocabulary: dict[str, float]) -> float:

@@ -124,8 +124,15 @@ class Assistant:
         return vector, passages
 
     def _candidates(self, question: Question, vector: np.ndarray, passages: list[ScoredChunk], loaded):
-        units = self.retriever.sentences([p.chunk.id for p in passages], loaded)
-        return candidates(question, vector, passages, units, loaded.idf)
+        retrieved = {p.chunk.id for p in passages}
+        continuations: list[tuple[ScoredChunk, int]] = []
+        for rank, passage in enumerate(passages):
+            following = loaded.next_chunk(passage.chunk)
+            if following is not None and following.id not in retrieved:
+                retrieved.add(following.id)
+                continuations.append((replace(passage, chunk=following), rank))
+        units = self.retriever.sentences([p.chunk.id for p in passages] + [c.chunk.id for c, _ in continuations], loaded)
+        return candidates(question, vector, passages, units, loaded.idf, continuations)
 
     @property
     def evidence_model(self) -> EvidenceModel:

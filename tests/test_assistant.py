@@ -109,6 +109,62 @@ def test_open_question_gets_what_the_topic_sentence_announces(corpus_assistant):
     assert "culture de la donnée" in answer.text and contains(answer.text, "47 %"), answer.text  # what the topic sentence announces
 
 
+# A guide written for these tests: a claim whose justification opens the next chunk, and a list
+# too long for one unit (cut into parts that repeat the lead-in).
+_FILLER = (
+    "La collectivité sauvegarde chaque nuit les serveurs de la mairie et ceux des écoles. "
+    "Les sauvegardes sont vérifiées chaque mois par le service informatique, qui restaure un fichier au hasard. "
+    "Le prestataire conserve les journaux de sauvegarde pendant un an, à la disposition du délégué à la protection des données. "
+    "Les postes des agents ne sont pas sauvegardés : les documents de travail doivent être enregistrés sur le serveur partagé. "
+)
+CONTINUITY_GUIDE = f"""# Plan de continuité numérique de la commune
+
+## Sauvegardes
+
+{_FILLER}Il est conseillé de conserver une copie des sauvegardes hors ligne. Une copie déconnectée du réseau reste intacte quand un rançongiciel chiffre les serveurs de la collectivité. Le choix du support est libre.
+
+## Cellule de crise
+
+La cellule de crise réunit le maire, le directeur général des services et le responsable informatique. Elle est activée par le maire dès qu'une attaque est détectée. Elle se réunit en mairie ou, si le réseau est touché, par téléphone. La cellule de crise tient un journal de ses décisions.
+
+## Gestion de crise
+
+Dès qu'une attaque est détectée, la cellule de crise doit :
+
+- isoler du réseau les postes et les serveurs touchés, sans les éteindre, afin de préserver les traces utiles à l'enquête et d'éviter la propagation ;
+- prévenir l'astreinte informatique, le directeur général des services et le délégué à la protection des données dans l'heure qui suit la détection ;
+- déclarer l'incident à la CNIL dans les 72 heures lorsque des données personnelles ont pu être consultées, copiées ou chiffrées par l'attaquant ;
+- porter plainte auprès de la gendarmerie ou de la police, en conservant les messages de rançon et les fichiers chiffrés comme éléments de preuve ;
+- informer les habitants des services indisponibles et des solutions de repli, par affichage en mairie et sur le site de la commune.
+"""
+
+
+@pytest.fixture(scope="module")
+def continuity_assistant(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("continuity")
+    guide = folder / "plan-de-continuite.md"
+    guide.write_text(CONTINUITY_GUIDE, encoding="utf-8")
+    build_index([guide], index_dir=folder / "index", progress=False)
+    return Assistant(index_dir=folder / "index")
+
+
+def test_a_why_question_gets_the_reason_that_opens_the_next_chunk(continuity_assistant):
+    chunks = continuity_assistant.retriever.refresh().chunks
+    claim, reason = "copie des sauvegardes hors ligne", "rançongiciel"
+    assert not any(claim in c.text and reason in c.text for c in chunks), "the reason must open another chunk"
+    answer = continuity_assistant.ask("Pourquoi faut-il garder une copie des sauvegardes hors ligne ?")
+    assert not answer.abstained, answer.notice
+    assert reason in answer.text, answer.text
+
+
+def test_a_list_cut_into_parts_is_quoted_whole(continuity_assistant):
+    units = [u.text for u in continuity_assistant.retriever.sentences([c.id for c in continuity_assistant.retriever.refresh().chunks])]
+    assert sum(u.startswith("Dès qu'une attaque est détectée") for u in units) >= 2, "the list must be cut into parts"
+    answer = continuity_assistant.ask("Quelles actions la cellule de crise doit-elle mener quand une attaque est détectée ?")
+    assert not answer.abstained, answer.notice
+    assert "isoler du réseau" in answer.text and "porter plainte" in answer.text, answer.text
+
+
 def test_no_word_list_of_the_corpus_in_the_answer_path():
     """The answer path holds language-level resources only: no glossary, no corpus acronyms."""
     import assistant.lexical as lexical
