@@ -49,7 +49,7 @@ FEATURES: tuple[str, ...] = (
     "match_quantity", "match_percent", "match_money", "match_duration", "match_date", "match_day",
     "match_who", "match_definition", "match_list", "match_reason", "asks_unmet", "figure_near_terms",
     "is_question", "is_fragment", "length", "year_mismatch", "kind_list", "kind_row",
-    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch", "continuation",
+    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch",
 )
 
 # Signals that compare the question's words with the unit's (undefined across languages).
@@ -246,6 +246,9 @@ class Candidate:
     probability: float = 0.0  # share of the softmax over the question's candidates
     score: float = 0.0  # the ranker's linear score
     year_ok: bool = True
+    # A unit of the chunk that continues a retrieved passage: quoted only as what a chosen unit
+    # announces (its successor, the rest of its list), never chosen on its own.
+    continues: bool = False
 
     @property
     def text(self) -> str:
@@ -284,7 +287,9 @@ def candidates(
 
     ``continuations``: the chunks that follow retrieved passages in their section (with the
     rank of the passage they continue), whose units may finish what a passage starts. They
-    carry their passage's retrieval signals and ``continuation`` = 1, weighed by the fit.
+    carry their passage's retrieval signals and are marked ``continues``: they complete a chosen
+    unit and are not candidates of their own (``ranked_units``), so the fitted ranker and gate
+    see exactly the retrieved passages' units.
     """
     if not passages or not units:
         return []
@@ -310,7 +315,8 @@ def candidates(
     if specific & {"percent", "money", "duration"}:
         specific -= {"quantity"}  # "quel montant" is answered by an amount, not by any number
     similarities = np.array([float(np.dot(query_vector, u.vector)) for u in units])
-    best_similarity = float(similarities.max()) if len(similarities) else 0.0
+    retrieved = [i for i, u in enumerate(units) if u.chunk_id in rank_of and passage_of[u.chunk_id] is passages[rank_of[u.chunk_id]]]
+    best_similarity = float(similarities[retrieved].max()) if retrieved else 0.0
     result: list[Candidate] = []
     for unit, similarity in zip(units, similarities):
         passage = passage_of.get(unit.chunk_id)
@@ -358,19 +364,24 @@ def candidates(
             "english_dense": similarity if english else 0.0,
             "plan_mismatch": float(kinds["quantity"] and asks_plan != bool(PLAN.search(text))),
             "figure_near_terms": float(kinds["quantity"] and _figure_near(text, set(own) | set(context))),
-            "continuation": float(passage is not passages[rank_of[chunk.id]]),
         }
         if english:
             # The question's words and the documents' are in two languages: lexical coverage
             # says nothing there, it is read as average rather than as absent.
             for name in LEXICAL:
                 features[name] = math.nan
-        result.append(Candidate(unit=unit, passage=passage, rank=rank_of[chunk.id], features=features, year_ok=year_ok))
+        continues = passage is not passages[rank_of[chunk.id]]
+        result.append(Candidate(unit=unit, passage=passage, rank=rank_of[chunk.id], features=features, year_ok=year_ok, continues=continues))
     # Signals relative to the other candidates of the same question: which unit stands out.
-    order = sorted(range(len(result)), key=lambda i: -result[i].features["dense"])
-    best_coverage = max((c.features["coverage_context"] for c in result), default=0.0) if not english else math.nan
-    for position, index in enumerate(order):
-        result[index].features["dense_rank"] = 1.0 / (1 + position)
+    # (over the retrieved passages' units: a continuing unit is placed among them)
+    chosen_alone = ranked_units(result)
+    order = sorted(chosen_alone, key=lambda c: -c.features["dense"])
+    best_coverage = max((c.features["coverage_context"] for c in chosen_alone), default=0.0) if not english else math.nan
+    for position, candidate in enumerate(order):
+        candidate.features["dense_rank"] = 1.0 / (1 + position)
+    for candidate in result:
+        if candidate.continues:
+            candidate.features["dense_rank"] = 1.0 / (1 + sum(c.features["dense"] > candidate.features["dense"] for c in chosen_alone))
     for candidate in result:
         candidate.features["coverage_gap"] = candidate.features["coverage_context"] - best_coverage  # NaN stays NaN
     return result
@@ -414,6 +425,11 @@ def gate_row(usable: list[Candidate], best_score: float | None = None) -> np.nda
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
 
 
+def ranked_units(found: list[Candidate]) -> list[Candidate]:
+    """The candidates that may be chosen on their own: the retrieved passages' units."""
+    return [c for c in found if not c.continues]
+
+
 def usable_candidates(question: Question, ranked: list[Candidate]) -> tuple[list[Candidate], list[Candidate], str]:
     """(the candidates that may answer, those of the right year, why none may).
 
@@ -421,6 +437,7 @@ def usable_candidates(question: Question, ranked: list[Candidate]) -> tuple[list
     date or a name is answered by a unit that holds one, when the passages have any (the gate
     then weighs how far below the best unit it scores); true of any question.
     """
+    ranked = ranked_units(ranked)
     if not ranked:
         return [], [], "aucun passage pertinent"
     pool = [c for c in ranked if c.year_ok] if question.years else ranked

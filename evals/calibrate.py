@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, score, select, standardise, usable_candidates, weights_file
+from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates, weights_file
 from assistant.figures import contains
 
 from .harness import Question
@@ -143,6 +143,7 @@ def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group
     groups = []
     for index, (q, g) in enumerate(zip(questions, gathered)):
         for whole, candidates in [(True, g.candidates)] + [(False, c) for _, _, c in g.parts]:
+            candidates = ranked_units(candidates)
             if candidates:
                 labels = np.array([float(label(q, c.text, c.passage.chunk.doc_id)) for c in candidates])
                 groups.append(Group(index, feature_matrix(candidates), labels, whole))
@@ -234,6 +235,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     number = 0
     for g in gathered:
         for found in [g.candidates] + [c for _, _, c in g.parts]:
+            found = ranked_units(found)
             if found:
                 candidates_of[number] = found
                 number += 1
