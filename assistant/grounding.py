@@ -111,21 +111,23 @@ def _values(text: str, question: Question) -> set[float]:
     return {f.value for f in find_figures(text)} - asked
 
 
-_ASIDE = re.compile(r"\(([^()]{3,90})\)")
+_ASIDE = re.compile(r"\(([^()]{3,300})\)")
 
 
 def asides(text: str) -> list[str]:
-    """Short explanations a source gives in parentheses: « SIG (systèmes d'information
-    géographique) », « un schéma décrit la structure d'un fichier (ses champs et leur format) ».
+    """Explanations a source gives in parentheses: « SIG (systèmes d'information
+    géographique) », « CSIRT (Computer Security Incident Response Team, c'est-à-dire équipes
+    d'experts […] organisées pour réagir en cas d'incident) ».
 
-    On the eval splits these are what definition questions ask for; a written answer that
-    drops one says less than the quote it would replace.
+    Whatever their length, they say what a term means; a written answer that drops one (or
+    rewords it) says less than the quote it would replace, and a definition question is
+    answered by exactly that. Asides made of figures are the figure check's business.
     """
     found = []
     for match in _ASIDE.finditer(text):
         inner = match.group(1).strip()
         words = re.findall(r"[^\W\d_][\w'’-]*", inner)
-        if words and len(inner.split()) <= 8 and not find_figures(inner):
+        if words and not find_figures(inner):
             found.append(inner)
     return found
 
@@ -141,8 +143,10 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
     - the reply declines, cites nothing, or holds a figure no cited unit holds;
     - it is not in the question's language;
     - it cites none of the units the extractive answer quotes (it answers something else);
-    - it drops a figure of the quoted units that is not in the question, or a short explanation
+    - it drops a figure of the quoted units that is not in the question, or an explanation
       they give in parentheses (an acronym's expansion, a definition: :func:`asides`);
+    - it asks a question (an answer never does: a small model sometimes turns the second half
+      of a compound question back into one);
     - it only restates the question.
     """
     if grounded.abstained:
@@ -165,6 +169,8 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         for aside in asides(evidence.text):
             if not contains(plain, aside) and not contains(question.text, aside):
                 return f"précision entre parenthèses omise : « {aside} »"
+    if "?" in plain:
+        return "réponse qui pose une question"
     said = set(key_terms(plain)) - set(question.terms) - set(question.context_terms)
     if len(said) < 2 and not _values(grounded.text, question):
         return "réponse qui reprend la question"

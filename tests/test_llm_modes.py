@@ -96,7 +96,7 @@ def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index
 def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_path):
     guide = tmp_path / "guide-schemas.md"
     guide.write_text(
-        "# Schémas de données\n\nUn schéma de données décrit la structure d'un fichier (ses champs et leur format). "
+        "# Schémas de données\n\nUn schéma de données décrit la structure d'un fichier (ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre). "
         "Un modèle de données décrit la structure logique des objets et de leurs relations.\n",
         encoding="utf-8",
     )
@@ -108,15 +108,31 @@ def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_p
 
     def faithful(messages):
         n = unit_number(messages, "ses champs")
-        return f"Un schéma de données décrit la structure d'un fichier, c'est-à-dire ses champs et leur format [{n}]."
+        return (
+            "Un schéma de données décrit la structure d'un fichier, c'est-à-dire "
+            f"ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre [{n}]."
+        )
 
     with FakeLLMServer(vague) as server:
         kept = make_assistant(tmp_path / "index", "openai", server).ask(question)
     with FakeLLMServer(faithful) as server:
         written = make_assistant(tmp_path / "index", "openai", server).ask(question)
-    assert kept.mode == "extractive" and "ses champs et leur format" in kept.text
-    assert "précision entre parenthèses omise : « ses champs et leur format »" in kept.notice
-    assert written.mode == "openai" and "ses champs et leur format" in written.text, written.notice
+    # a long explanation (twelve words here) is what a definition question asks, as a short one is
+    aside = "ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre"
+    assert kept.mode == "extractive" and aside in kept.text
+    assert f"précision entre parenthèses omise : « {aside} »" in kept.notice
+    assert written.mode == "openai" and aside in written.text, written.notice
+
+
+def test_a_reply_that_asks_a_question_keeps_the_quote(announcement_index):
+    def asks_back(messages):
+        n = unit_number(messages, "17%")
+        return f"17 % des collectivités ont été victimes d'une cyberattaque [{n}]. Sur quelles équipes peuvent-elles s'appuyer ?"
+
+    with FakeLLMServer(asks_back) as server:
+        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+    assert answer.mode == "extractive" and contains(answer.text, "17 %") and "?" not in answer.text
+    assert "réponse qui pose une question" in answer.notice
 
 
 def test_a_model_that_declines_keeps_the_quote(announcement_index):
