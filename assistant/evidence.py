@@ -28,20 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from .figures import find_figures
+from .fitted import fitted_file, load_fitted
 from .lexical import passage_injection, present, tokens
 from .question import Question
 from .retriever import ScoredChunk, SentenceRecord
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # A unit shorter than this ("Alexandre Lallet", a name on its own line) says little alone: the
 # unit after it (the person's title, what the label introduces) is quoted with it.
 SHORT_UNIT = 60
 # Kinds of answer whose presence in a unit is read reliably from its text (digits, number
 # words, units, dates): a question asking for one is never answered by a unit holding none.
 MEASURED = frozenset({"quantity", "percent", "money", "duration", "date"})
-DEFAULT_BACKEND = "e5-small"
 
 FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "dense_rank", "dense_passage", "bm25", "rank",
@@ -216,20 +215,13 @@ def standardise(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.nda
 
 
 def weights_file(backend: str) -> Path:
-    return WEIGHTS_DIR / f"{''.join(c if c.isalnum() or c in '-_.' else '-' for c in backend)}.json"
+    return fitted_file(backend)
 
 
 @lru_cache(maxsize=8)
 def load_model(backend: str) -> EvidenceModel:
     """The fitted model of ``backend`` (the default backend's, with a warning, when it has none)."""
-    path = weights_file(backend)
-    if not path.exists():
-        fallback = weights_file(DEFAULT_BACKEND)
-        if not fallback.exists():
-            raise FileNotFoundError(f"aucun poids d'évidence ({path}) : lancez « python -m evals calibrate »")
-        log.warning("pas de poids d'évidence pour %s : ceux de %s servent (python -m evals calibrate --embeddings %s)", backend, DEFAULT_BACKEND, backend)
-        path = fallback
-    return EvidenceModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+    return EvidenceModel.from_json(load_fitted(backend, what="poids d'évidence"))
 
 
 # -- candidates and their features --------------------------------------------------------------

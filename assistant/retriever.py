@@ -2,7 +2,10 @@
 
 Dense search understands paraphrases and other languages; BM25 nails exact names, acronyms
 and figures ("CSIRT", "ISO 27001", "2018"). Reciprocal rank fusion combines their rankings
-without having to calibrate their scores against each other. Near-duplicate passages (the
+without having to calibrate their scores against each other; its one constant, k (how much a
+rank's lead counts: small k, the top of each ranking decides), is fitted on the training
+questions by ``python -m evals calibrate`` per embedding backend, since it weighs that backend's
+ranking against BM25's (``assistant/weights/<backend>.retrieval.json``). Near-duplicate passages (the
 same text indexed twice, from a PDF and its Markdown) are removed so the k passages given to
 the answerer say k different things.
 
@@ -18,6 +21,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -26,12 +30,12 @@ from ingest.embeddings import NoteRagEmbeddings, get_embeddings
 from ingest.settings import Settings
 from ingest.store import Generation, IndexStore, StoredChunk, split_record_id
 
+from .fitted import load_fitted
 from .index_cache import ReaderCache
 from .lexical import acronyms_in, tokens
 
 
 RetrieverKind = Literal["hybrid", "dense", "bm25"]
-RRF_K = 60
 FILTER_KEYS = ("kind", "year", "doc_id")
 
 
@@ -144,6 +148,11 @@ def lexical_weight(query: str, vocabulary: dict[str, float]) -> float:
     return sum(1 for w in words if w in vocabulary) / len(words)
 
 
+@lru_cache(maxsize=8)
+def fitted_rrf_k(backend: str) -> int:
+    return int(load_fitted(backend, "retrieval", "constantes de recherche")["rrf_k"])
+
+
 class HybridRetriever:
     """Reads the current index generation; reloads by itself when a new one is committed."""
 
@@ -154,6 +163,7 @@ class HybridRetriever:
         self._embeddings = embeddings
         self._loaded: _LoadedGeneration | None = None
         self._lock = threading.Lock()
+        self._rrf_k: int | None = None  # None: the fitted one
         self.cache = ReaderCache(settings, self.store.location, self.store.base)  # this machine's copy of generations
 
     # -- index state ---------------------------------------------------------------------------
@@ -188,6 +198,15 @@ class HybridRetriever:
             if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
                 self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
+
+    @property
+    def rrf_k(self) -> int:
+        """The fusion constant fitted for this index's embedding backend."""
+        return self._rrf_k if self._rrf_k is not None else fitted_rrf_k(self.embeddings.name)
+
+    @rrf_k.setter
+    def rrf_k(self, value: int) -> None:  # ``python -m evals calibrate`` tries its grid this way
+        self._rrf_k = value
 
     @property
     def idf(self) -> dict[str, float]:
@@ -299,18 +318,19 @@ class HybridRetriever:
         kind = kind or self.settings.retriever
         depth = max(4 * k, 20)
         results: dict[str, ScoredChunk] = {}
+        rrf_k = self.rrf_k if kind == "hybrid" else 0
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
             for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.dense_rank, entry.dense_score = rank, score
-                entry.score += 1.0 / (RRF_K + rank + 1) if kind == "hybrid" else score
+                entry.score += 1.0 / (rrf_k + rank + 1) if kind == "hybrid" else score
         if kind in ("hybrid", "bm25"):
             weight = lexical_weight(lexical_query or query, loaded.idf) if kind == "hybrid" else 1.0
             for rank, (chunk, score) in enumerate(self.lexical(lexical_query or query, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.bm25_rank, entry.bm25_score = rank, score
-                entry.score += weight / (RRF_K + rank + 1) if kind == "hybrid" else score
+                entry.score += weight / (rrf_k + rank + 1) if kind == "hybrid" else score
         ranked = sorted(results.values(), key=lambda s: -s.score)
         unique: list[ScoredChunk] = []
         for candidate in ranked:

@@ -1,20 +1,25 @@
-"""``python -m evals calibrate``: fit the evidence model on the training split.
+"""``python -m evals calibrate``: fit retrieval's fusion and the evidence model on the training split.
 
 1. Build (or reuse) the index of the training corpus with the chosen embeddings.
-2. For every training question, gather the candidate units exactly as the assistant does
+2. Fit the fusion of the dense and BM25 rankings: the RRF constant k from a grid, for the most
+   training questions with a passage that answers among the first five retrieved, then the
+   best mean reciprocal rank (ties: the larger k, the gentler fusion). Written to
+   ``assistant/weights/<backend>.retrieval.json``; the evidence model is fitted on what that
+   retrieval returns.
+3. For every training question, gather the candidate units exactly as the assistant does
    (``Assistant.gather``) and label each: it answers when it holds one of the question's
    expected strings and comes from one of its source documents.
-3. Fit the ranker: a linear score over the standardised features whose softmax within each
+4. Fit the ranker: a linear score over the standardised features whose softmax within each
    question puts the probability on the units that answer (conditional logit, L2, Newton
    steps with a line search, numpy). The L2 strength is chosen by 5-fold cross-validation
    over questions (held-out top-1 accuracy, then log-likelihood).
-4. Fit the gate: a logistic model, on the best candidate's signals, of "a unit that answers
+5. Fit the gate: a logistic model, on the best candidate's signals, of "a unit that answers
    was found" (unanswerable questions: no); it reads out-of-fold ranker scores, so it learns
    from scores like those it will see on new questions.
-5. Grid-search the abstention threshold and the two quoting ratios for the best answer
+6. Grid-search the abstention threshold and the two quoting ratios for the best answer
    accuracy on the training questions: the threshold in the middle of the range that reaches
    it, the ratios giving the shorter answers among ties.
-6. Write ``assistant/weights/<backend>.json``.
+7. Write ``assistant/weights/<backend>.json``.
 
 Deterministic: no sampling, fixed folds and grids, sorted inputs; running it again on the same
 index gives the same file.
@@ -33,14 +38,17 @@ import numpy as np
 
 from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates, weights_file
 from assistant.figures import contains
+from assistant.fitted import fitted_file
 
-from .harness import Question
+from .harness import Question, first_relevant_rank, passage_doc_and_text
 from .splits import SPLITS, build_split_index
 
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
 EXTRA_RATIOS = tuple(round(x, 2) for x in np.arange(0.5, 1.001, 0.05))
 NEXT_RATIOS = tuple(round(x, 2) for x in np.arange(0.2, 1.001, 0.1)) + (1.01,)
+RRF_GRID = (5, 10, 15, 20, 30, 40, 60, 100)  # 60: the constant of the original RRF paper
+RETRIEVAL_DEPTH = 10
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -215,6 +223,37 @@ def _gate_rows(
     return np.array(rows), np.array(labels)
 
 
+def fit_fusion(assistant, questions: list[Question], out: Path, progress: bool = True) -> dict:
+    """Fit the RRF constant on the training questions that have an answer in a known source;
+    set it on ``assistant``'s retriever and write it to ``out``."""
+    scored = [q for q in questions if q.answerable and q.source]
+    results: dict[int, tuple[float, float]] = {}
+    for k in RRF_GRID:
+        assistant.retriever.rrf_k = k
+        ranks = []
+        for q in scored:
+            passages = assistant.retrieve(q.question, history=q.history, k=RETRIEVAL_DEPTH, kind="hybrid")
+            ranks.append(first_relevant_rank([passage_doc_and_text(p) for p in passages], q))
+        hit5 = sum(1 for r in ranks if r is not None and r <= 5) / len(ranks)
+        mrr = sum(1 / r for r in ranks if r) / len(ranks)
+        results[k] = (round(hit5, 6), round(mrr, 6))
+        if progress:
+            print(f"[calibrate] fusion k={k}: hit@5 {hit5:.1%}, MRR {mrr:.3f}", file=sys.stderr, flush=True)
+    best = max(RRF_GRID, key=lambda k: (*results[k], k))
+    assistant.retriever.rrf_k = best
+    fusion = {
+        "version": 1,
+        "backend": assistant.retriever.embeddings.name,
+        "rrf_k": best,
+        "fitted_by": "python -m evals calibrate",
+        "fitted_on": {"split": "train", "questions": len(scored), "depth": RETRIEVAL_DEPTH},
+        "train_hit_at_5_and_mrr": {str(k): list(v) for k, v in results.items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(fusion, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"file": str(out), **fusion}
+
+
 def calibrate(embeddings: str, index_root: Path, out: Path | None = None, progress: bool = True) -> dict:
     from assistant import Assistant
 
@@ -224,8 +263,10 @@ def calibrate(embeddings: str, index_root: Path, out: Path | None = None, progre
         raise RuntimeError("; ".join(f"{d.doc_id}: {d.error}" for d in report.failed))
     questions = split.questions()
     assistant = Assistant(settings=settings, mode="extractive")
+    backend = assistant.retriever.embeddings.name
+    fusion = fit_fusion(assistant, questions, out.with_name(f"{out.stem}.retrieval.json") if out else fitted_file(backend, "retrieval"), progress)
     gathered = gather_all(assistant, questions, progress)
-    return fit(assistant.retriever.embeddings.name, embeddings, questions, gathered, out, split.files)
+    return {**fit(backend, embeddings, questions, gathered, out, split.files), "fusion": fusion}
 
 
 def fit(backend: str, embeddings: str, questions: list[Question], gathered: list[Gathered], out: Path | None = None, files: tuple[str, ...] = ()) -> dict:
@@ -308,6 +349,8 @@ def main(argv: list[str]) -> int:
         Path(args.out) if args.out else None,
         progress=not args.no_progress,
     )
+    fusion = result["fusion"]
+    print(f"fusion écrite dans {fusion['file']} : k = {fusion['rrf_k']} (hit@5, MRR d'entraînement {fusion['train_hit_at_5_and_mrr'][str(fusion['rrf_k'])]})")
     print(f"poids écrits dans {result['file']}")
     print(f"  abstention sous p = {result['abstain_below']}, autre passage cité à {result['extra_ratio']} × le meilleur, suivant à {result['next_ratio']}")
     print(f"  L2 = {result['l2']}, exactitude d'entraînement {result['train_answer_accuracy']:.1%}, {result['fitted_on']['candidates']} candidats")

@@ -121,6 +121,30 @@ def test_guard_runs_every_question_without_error(guard_result):
     assert [(r.id, r.error) for r in guard_result.results if r.error] == []
 
 
+def test_the_fitted_fusion_is_the_grids_best_and_the_retriever_reads_it(eval_index, tmp_path):
+    """The RRF constant is fitted, written, and read back; each k tried really ranks otherwise."""
+    from assistant import Assistant
+    from evals.calibrate import RRF_GRID, fit_fusion
+    from evals.splits import SPLITS
+
+    questions = [q for q in SPLITS["train"].questions() if q.answerable and q.source][:12]
+    assistant = Assistant(settings=eval_index.settings.with_overrides(retriever="hybrid"), mode="extractive")
+    fusion = fit_fusion(assistant, questions, tmp_path / "e5-small.retrieval.json", progress=False)
+    tried = {int(k): tuple(v) for k, v in fusion["train_hit_at_5_and_mrr"].items()}
+    assert sorted(tried) == sorted(RRF_GRID) and tried[fusion["rrf_k"]] == max(tried.values())
+    assert json.loads((tmp_path / "e5-small.retrieval.json").read_text(encoding="utf-8"))["rrf_k"] == fusion["rrf_k"]
+    assert assistant.retriever.rrf_k == fusion["rrf_k"]
+
+    def order(k: int) -> list[list[str]]:
+        assistant.retriever.rrf_k = k
+        return [[p.chunk.id for p in assistant.retrieve(q.question, history=q.history, k=10, kind="hybrid")] for q in questions]
+
+    assert order(min(RRF_GRID)) != order(max(RRF_GRID)), "the constant changes the ranking: something to fit"
+    fresh = Assistant(settings=eval_index.settings, mode="extractive")
+    shipped = json.loads((ROOT / "assistant" / "weights" / "e5-small.retrieval.json").read_text(encoding="utf-8"))
+    assert fresh.retriever.rrf_k == shipped["rrf_k"] in RRF_GRID
+
+
 # --------------------------------------------------------------------------------------------
 # a question file written elsewhere, through the CLI
 
