@@ -48,11 +48,11 @@ FEATURES: tuple[str, ...] = (
     "match_quantity", "match_percent", "match_money", "match_duration", "match_date", "match_day",
     "match_who", "match_definition", "match_list", "match_reason", "asks_unmet", "figure_near_terms",
     "is_question", "is_fragment", "length", "year_mismatch", "kind_list", "kind_row",
-    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch",
+    "previous_answer", "near_previous", "english", "english_dense", "plan_mismatch", "defines_terms",
 )
 
 # Signals that compare the question's words with the unit's (undefined across languages).
-LEXICAL = ("coverage", "coverage_context", "coverage_gap", "own_coverage", "has_focus", "figure_near_terms", "bm25")
+LEXICAL = ("coverage", "coverage_context", "coverage_gap", "own_coverage", "has_focus", "figure_near_terms", "bm25", "defines_terms")
 
 # -- what a unit carries (French and English typography and grammar, for any document) -------
 
@@ -267,6 +267,18 @@ def _coverage(weights: dict[str, float], found: set[str]) -> float:
     return sum(w for t, w in weights.items() if present(t, found)) / total if total else 0.0
 
 
+def _defines(text: str, own: dict[str, float]) -> float:
+    """How much of the question's subject a unit names before the words that define it.
+
+    A definition puts the term first and then says what it is (« Un jeu de données est un
+    ensemble de ressources… », « Le RNCP (Répertoire national…) », « Schéma : … »): French and
+    English word order, whatever the document. A unit that only mentions the term further on
+    speaks about it without defining it.
+    """
+    cue = DEFINITION_IN_TEXT.search(text)
+    return _coverage(own, set(tokens(text[: cue.end()]))) if cue else 0.0
+
+
 def candidates(
     question: Question,
     query_vector: np.ndarray,
@@ -356,6 +368,7 @@ def candidates(
             "english_dense": similarity if english else 0.0,
             "plan_mismatch": float(kinds["quantity"] and asks_plan != bool(PLAN.search(text))),
             "figure_near_terms": float(kinds["quantity"] and _figure_near(text, set(own) | set(context))),
+            "defines_terms": _defines(text, own) if "definition" in question.asks else 0.0,
         }
         if english:
             # The question's words and the documents' are in two languages: lexical coverage

@@ -109,8 +109,9 @@ def test_open_question_gets_what_the_topic_sentence_announces(corpus_assistant):
     assert "culture de la donnée" in answer.text and contains(answer.text, "47 %"), answer.text  # what the topic sentence announces
 
 
-# A guide written for these tests: a claim whose justification opens the next chunk, and a list
-# too long for one unit (cut into parts that repeat the lead-in).
+# A guide written for these tests: a claim whose justification opens the next chunk, a list
+# too long for one unit (cut into parts that repeat the lead-in), and a term that several
+# sentences name but only one defines.
 _FILLER = (
     "La collectivité sauvegarde chaque nuit les serveurs de la mairie et ceux des écoles. "
     "Les sauvegardes sont vérifiées chaque mois par le service informatique, qui restaure un fichier au hasard. "
@@ -136,6 +137,10 @@ Dès qu'une attaque est détectée, la cellule de crise doit :
 - déclarer l'incident à la CNIL dans les 72 heures lorsque des données personnelles ont pu être consultées, copiées ou chiffrées par l'attaquant ;
 - porter plainte auprès de la gendarmerie ou de la police, en conservant les messages de rançon et les fichiers chiffrés comme éléments de preuve ;
 - informer les habitants des services indisponibles et des solutions de repli, par affichage en mairie et sur le site de la commune.
+
+## Reprise d'activité
+
+Le plan de reprise d'activité de la commune a été adopté par le conseil municipal en 2023. Il est rangé dans le classeur de crise, avec la liste des contacts d'urgence. Le plan de reprise d'activité est le document qui fixe l'ordre dans lequel les services sont rétablis après une attaque, en commençant par l'état civil et la paie. Chaque service désigne un référent chargé de tenir à jour sa partie du plan de reprise d'activité.
 """
 
 
@@ -163,6 +168,12 @@ def test_a_list_cut_into_parts_is_quoted_whole(continuity_assistant):
     answer = continuity_assistant.ask("Quelles actions la cellule de crise doit-elle mener quand une attaque est détectée ?")
     assert not answer.abstained, answer.notice
     assert "isoler du réseau" in answer.text and "porter plainte" in answer.text, answer.text
+
+
+def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuity_assistant):
+    answer = continuity_assistant.ask("Qu'est-ce que le plan de reprise d'activité ?")
+    assert not answer.abstained, answer.notice
+    assert "l'ordre dans lequel les services sont rétablis" in answer.text, answer.text
 
 
 def test_no_word_list_of_the_corpus_in_the_answer_path():
