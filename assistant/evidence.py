@@ -247,14 +247,25 @@ class Candidate:
         return self.unit.text
 
 
+# Names, acronyms and numbers: a capital letter past the first word, or a digit (French and
+# English typography).
+_NAMED = re.compile(r"(?<!^)(?<![.?!]\s)\b\w*[A-ZÀ-Þ0-9]\w*")
+
+
 def _weights(question: Question, idf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """IDF weights of the question's terms, and of the previous turn's (follow-ups).
 
     A follow-up's own words ("Et les métropoles ?") weigh as much as all the context words
     together: the answer has to be about métropoles, not just about the previous topic.
+
+    A word the documents never use is covered by no unit: a name, an acronym or a number (« IPSOS »,
+    « ANSSI », « 2025 ») then says the fact asked is not there, and weighs as the rarest word; a
+    common word (« freins » where the documents say « obstacles ») is the reader's wording, and
+    is left to the dense signals, which read meaning rather than words.
     """
     default = max(idf.values()) if idf else 1.0
-    own = {t: idf.get(t, default) for t in question.terms}
+    named = set(tokens(" ".join(_NAMED.findall(question.text))))
+    own = {t: idf.get(t, default) for t in question.terms if t in idf or t in named}
     context = {t: idf.get(t, 1.0) for t in question.context_terms}
     if context and own:
         scale = sum(own.values()) / sum(context.values())
