@@ -176,30 +176,6 @@ def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuit
     assert "l'ordre dans lequel les services sont rétablis" in answer.text, answer.text
 
 
-def test_a_question_that_names_a_guide_by_its_title_is_answered_from_that_guide(tmp_path):
-    """Ten guides with the same section and the same sentences; only their titles (front matter,
-    not a heading of the text) tell them apart, as the chapters of a published guide do."""
-    topics = [
-        "l'éclairage public", "la voirie communale", "la restauration scolaire", "l'état civil", "la gestion des déchets",
-        "les archives municipales", "le stationnement des vélos", "la médiathèque", "les espaces verts", "la cantine des crèches",
-    ]
-    people = ["Paul Durand", "Claire Martin", "Hugo Bernard", "Léa Petit", "Louis Moreau", "Emma Laurent",
-              "Jules Simon", "Alice Michel", "Arthur Garcia", "Chloé Roux"]
-    for number, (topic, person) in enumerate(zip(topics, people)):
-        (tmp_path / f"guide-{number}.md").write_text(
-            f"---\ntitle: Guide de {topic}\n---\n\n## Mise à jour\n\nCe document est maintenu par {person} à la mairie. "
-            "Les remarques sont reçues par courriel et prises en compte à chaque révision annuelle.\n",
-            encoding="utf-8",
-        )
-    build_index(sorted(tmp_path.glob("*.md")), index_dir=tmp_path / "index", progress=False)
-    assistant = Assistant(index_dir=tmp_path / "index")
-    for number in (0, 3, 7):
-        answer = assistant.ask(f"Qui tient à jour le guide de {topics[number]} ?")
-        assert not answer.abstained, answer.notice
-        assert people[number] in answer.text, answer.text
-        assert answer.citations[0].doc_id == f"guide-{number}"
-
-
 def test_no_word_list_of_the_corpus_in_the_answer_path():
     """The answer path holds language-level resources only: no glossary, no corpus acronyms."""
     import assistant.lexical as lexical
