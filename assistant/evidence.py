@@ -17,7 +17,6 @@ means running that script, not editing constants.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
