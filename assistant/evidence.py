@@ -22,12 +22,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from .figures import find_figures
-from .fitted import fitted_file, load_fitted
+from .fitted import load_fitted
 from .lexical import passage_injection, present, tokens
 from .question import Question
 from .retriever import ScoredChunk, SentenceRecord
@@ -211,10 +210,6 @@ class EvidenceModel:
 def standardise(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(rows - mean) / scale, an undefined signal (NaN) read as the average one."""
     return np.nan_to_num((rows - mean) / scale, nan=0.0)
-
-
-def weights_file(backend: str) -> Path:
-    return fitted_file(backend)
 
 
 @lru_cache(maxsize=8)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates, weights_file
+from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates
 from assistant.figures import contains
 from assistant.fitted import fitted_file
 
@@ -328,7 +328,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
         "cv_top1_accuracy": {str(k): round(v[0], 4) for k, v in results.items()},
         "train_answer_accuracy": round(accuracy, 4),
     }
-    target = out or weights_file(model.backend)
+    target = out or fitted_file(model.backend)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(model.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return {"file": str(target), **model.to_json()}
