@@ -132,6 +132,24 @@ def asides(text: str) -> list[str]:
     return found
 
 
+def translation_problem(question: Question, selection: Selection) -> str | None:
+    """Why no model should write this answer at all (None: one may try).
+
+    When the quoted units are in another language than the question, a written answer is a
+    translation: the checks below can hold its figures against the units, not its words (who,
+    which, what), so a wrong subject or a dropped qualifier would pass unseen; the quote, framed
+    in the question's language, is what the reader can check. This holds for any pair of
+    languages. Measured with the local model on every eval split (README, « Modes LLM »): every
+    answer it lost against the quote was such a translation, and it wrote 6 of them in 201
+    questions, right (by reading) 3 times where the quote was right 4 times. Asking the model
+    is then skipped, which also spares the reader its seconds.
+    """
+    quoted = " ".join(e.text for e in selection.evidence)
+    if quoted and detect_language(quoted) != question.language:
+        return "extraits dans une autre langue que la question, une traduction ne pourrait pas être vérifiée"
+    return None
+
+
 def replacement_problem(grounded: Grounded, question: Question, selection: Selection, selected_units: list[int]) -> str | None:
     """Why a model's reply may not replace the extractive answer (None: it may).
 

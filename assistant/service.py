@@ -24,7 +24,7 @@ from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_enviro
 
 from .evidence import EvidenceModel, Gathered, Selection, candidates, decide, load_model
 from .extractive import abstention_text, compose
-from .grounding import ground, replacement_problem
+from .grounding import ground, replacement_problem, translation_problem
 from .lexical import looks_like_injection, sanitize_passage
 from .figures import MARKER
 from .llm import (
@@ -172,7 +172,8 @@ class Assistant:
            one-line ``notice`` saying why it stays (``fallback_from`` names the LLM mode).
 
         The last ``Answer`` yielded is final (``ask()`` returns it); an extractive-mode or
-        abstained answer is final at once. A ``Restart`` delta (an empty string) means "discard
+        abstained answer is final at once, and so is one whose quotes are in another language
+        than the question (``assistant.grounding.translation_problem``). A ``Restart`` delta (an empty string) means "discard
         the draft streamed since the last ``Answer``": the model failed midway (connection
         dropped, timeout); the final ``Answer`` follows it. Deltas are never part of an
         ``Answer`` text: show ``Answer.text`` once it arrives.
@@ -204,6 +205,10 @@ class Assistant:
         first.timings["first_answer"] = first.timings["total"]
         if mode == "extractive" or selection.unanswered:  # a partial answer says what is missing: it stays
             yield first
+            return
+        untranslatable = translation_problem(question_, selection)
+        if untranslatable:  # the quote is final at once: no model is asked
+            yield self._kept(first, mode, untranslatable, started)
             return
         yield replace(first, final=False, timings=dict(first.timings))
 

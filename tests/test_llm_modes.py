@@ -214,11 +214,35 @@ def test_follow_up_is_condensed_by_the_model(announcement_index):
     assert contains(answer.text, "17 %")
 
 
-def test_english_question_is_answered_in_english(announcement_index):
+def test_english_question_over_french_passages_keeps_the_quote_without_asking_the_model(announcement_index):
     with FakeLLMServer() as server:
-        make_assistant(announcement_index, "openai", server).ask("What share of local authorities have suffered a cyberattack?")
+        events = list(make_assistant(announcement_index, "openai", server).stream("What share of local authorities have suffered a cyberattack?"))
+        asked = len(server.requests)
+    # a translation could be checked on its figures only: the quote, framed in English, is final at once
+    assert asked == 0, "no model is asked to translate"
+    assert len(events) == 1 and isinstance(events[0], Answer) and events[0].final
+    answer = events[0]
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and answer.text.startswith("According to")
+    assert contains(answer.text, "17 %") and "autre langue que la question" in answer.notice
+
+
+def test_english_question_over_english_passages_is_written_in_english(tmp_path):
+    survey = tmp_path / "cyber-survey.md"
+    survey.write_text(
+        "# Findings\n\n17% of local authorities have already suffered a cyberattack that blocked their services or leaked data. "
+        "Most of them now train their staff every year.\n",
+        encoding="utf-8",
+    )
+    build_index([survey], index_dir=tmp_path / "index", progress=False)
+
+    def english(messages):
+        return f"17% of local authorities have already suffered a cyberattack [{unit_number(messages, '17%')}]."
+
+    with FakeLLMServer(english) as server:
+        answer = make_assistant(tmp_path / "index", "openai", server).ask("What share of local authorities have suffered a cyberattack?")
         prompt = server.requests[-1]["body"]["messages"][-1]["content"]
     assert prompt.rstrip().endswith("for example [1].") and "Answer in English with a complete sentence" in prompt
+    assert answer.mode == "openai" and answer.text.startswith("17% of local authorities"), answer.notice
 
 
 def test_a_reply_in_another_language_keeps_the_quote(announcement_index):
