@@ -12,7 +12,9 @@
 4. Fit the ranker: a linear score over the standardised features whose softmax within each
    question puts the probability on the units that answer (conditional logit, L2, Newton
    steps with a line search, numpy). The L2 strength is chosen by 5-fold cross-validation
-   over questions (held-out top-1 accuracy, then log-likelihood).
+   over questions (held-out top-1 accuracy, then log-likelihood). A signal that tells
+   candidates apart only in questions of one fold is not weighed (weight 0, listed in the
+   file's ``unfitted_features``): cross-validation could not check its weight.
 5. Fit the gate: a logistic model, on the best candidate's signals, of "a unit that answers
    was found" (unanswerable questions: no); it reads out-of-fold ranker scores, so it learns
    from scores like those it will see on new questions.
@@ -36,13 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evidence import Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates
+from assistant.evidence import FEATURES, Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates
 from assistant.figures import contains
 from assistant.fitted import fitted_file
 
 from .harness import Question, first_relevant_rank, passage_doc_and_text
 from .splits import SPLITS, build_split_index
 
+FOLDS = 5  # cross-validation over questions
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
 EXTRA_RATIOS = tuple(round(x, 2) for x in np.arange(0.5, 1.001, 0.05))
@@ -158,7 +161,29 @@ def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group
     return groups
 
 
-def choose_l2(groups: list[Group], folds: int = 5) -> tuple[float, dict[float, tuple[float, float]], dict[int, np.ndarray]]:
+def thinly_supported(groups: list[Group], folds: int = FOLDS) -> list[int]:
+    """Features whose weight cross-validation cannot check: they tell candidates apart only in
+    training questions of a single fold (often a single question).
+
+    The folds that train on such a signal never hold it out, and the fold that holds it out
+    trains without it, so the L2 strength chosen by cross-validation says nothing about its
+    weight. A weakly regularised fit then gives it a large weight learnt from a handful of
+    candidates (a follow-up's link to the previous answer, where the training histories hold one
+    such case, got -3.9 and buried the answer next to the previous one). Left at 0 until the
+    training split exercises it in two folds.
+    """
+    varying: list[set[int]] = [set() for _ in FEATURES]
+    for g in groups:
+        if not g.labels.any():  # the ranker learns from questions with an answering unit only
+            continue
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(g.rows, axis=0) - np.nanmin(g.rows, axis=0) if len(g.rows) > 1 else np.zeros(len(FEATURES))
+        for i in np.flatnonzero(np.nan_to_num(spread) > 1e-9):
+            varying[i].add(g.question % folds)
+    return [i for i, seen_in in enumerate(varying) if len(seen_in) < 2]
+
+
+def choose_l2(groups: list[Group], folds: int = FOLDS) -> tuple[float, dict[float, tuple[float, float]], dict[int, np.ndarray]]:
     """The ranker's L2 strength (best held-out top-1 accuracy, then log-likelihood), and for that
     strength the out-of-fold scores of every group (what the gate learns from)."""
     results: dict[float, tuple[float, float]] = {}
@@ -283,8 +308,10 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     stacked = np.vstack([g.rows for g in groups])
     mean, scale = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
     scale[~(scale > 1e-9)] = 1.0
+    unfitted = thinly_supported(groups)
     for g in groups:
         g.rows = standardise(g.rows, mean, scale)
+        g.rows[:, unfitted] = 0.0  # its weight stays 0: the ranker ignores it
     l2, results, out_of_fold = choose_l2(groups)
     weights = fit_ranker([(g.rows, g.labels) for g in groups if g.labels.any()], l2)
 
@@ -325,6 +352,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
             "candidates": int(sum(len(g.labels) for g in groups)), "answering_units": int(sum(g.labels.sum() for g in groups)),
         },
         "l2": l2,
+        "unfitted_features": [FEATURES[i] for i in unfitted],
         "cv_top1_accuracy": {str(k): round(v[0], 4) for k, v in results.items()},
         "train_answer_accuracy": round(accuracy, 4),
     }

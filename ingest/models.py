@@ -112,7 +112,7 @@ class Chunk:
         return f"{self.doc.doc_id}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     def embedding_text(self) -> str:
-        return embedding_text(self.section, self.text)
+        return embedding_text(self.section, self.text, self.doc.title)
 
 
 @dataclass
@@ -160,13 +160,16 @@ class IngestReport:
         return self.chunks_added + self.chunks_updated + self.chunks_unchanged
 
 
-def embedding_text(section: str, text: str) -> str:
-    """What the embedder and BM25 see: the heading path gives context the text lacks.
+def embedding_text(section: str, text: str, title: str = "") -> str:
+    """What the embedder and BM25 see: the document's title and the heading path give context
+    the text lacks (readers name a guide by its title: « le guide sur l'ouverture des codes
+    sources », and a chapter's passages rarely repeat it).
 
     One definition for the chunks being indexed and the chunks read back from Chroma: the
     BM25 index built at query time must see exactly what the embedder saw.
     """
-    return f"{section}\n{text}" if section else text
+    head = " > ".join(part for part in (title, section) if part)
+    return f"{head}\n{text}" if head else text
 
 
 def file_sha256(path: Path) -> str:

@@ -129,7 +129,7 @@ class StoredChunk:
         )
 
     def embedding_text(self) -> str:
-        return embedding_text(self.section, self.text)
+        return embedding_text(self.section, self.text, self.title)
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:

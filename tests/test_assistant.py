@@ -176,6 +176,30 @@ def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuit
     assert "l'ordre dans lequel les services sont rétablis" in answer.text, answer.text
 
 
+def test_a_question_that_names_a_guide_by_its_title_is_answered_from_that_guide(tmp_path):
+    """Ten guides with the same section and the same sentences; only their titles (front matter,
+    not a heading of the text) tell them apart, as the chapters of a published guide do."""
+    topics = [
+        "l'éclairage public", "la voirie communale", "la restauration scolaire", "l'état civil", "la gestion des déchets",
+        "les archives municipales", "le stationnement des vélos", "la médiathèque", "les espaces verts", "la cantine des crèches",
+    ]
+    people = ["Paul Durand", "Claire Martin", "Hugo Bernard", "Léa Petit", "Louis Moreau", "Emma Laurent",
+              "Jules Simon", "Alice Michel", "Arthur Garcia", "Chloé Roux"]
+    for number, (topic, person) in enumerate(zip(topics, people)):
+        (tmp_path / f"guide-{number}.md").write_text(
+            f"---\ntitle: Guide de {topic}\n---\n\n## Mise à jour\n\nCe document est maintenu par {person} à la mairie. "
+            "Les remarques sont reçues par courriel et prises en compte à chaque révision annuelle.\n",
+            encoding="utf-8",
+        )
+    build_index(sorted(tmp_path.glob("*.md")), index_dir=tmp_path / "index", progress=False)
+    assistant = Assistant(index_dir=tmp_path / "index")
+    for number in (0, 3, 7):
+        answer = assistant.ask(f"Qui tient à jour le guide de {topics[number]} ?")
+        assert not answer.abstained, answer.notice
+        assert people[number] in answer.text, answer.text
+        assert answer.citations[0].doc_id == f"guide-{number}"
+
+
 def test_no_word_list_of_the_corpus_in_the_answer_path():
     """The answer path holds language-level resources only: no glossary, no corpus acronyms."""
     import assistant.lexical as lexical
@@ -201,15 +225,8 @@ def test_figure_of_a_year_the_documents_do_not_cover_is_not_answered(corpus_assi
     [
         "Qui a gagné la coupe du monde 2018 ?",
         "Quel est le prix moyen d'un logement à Lyon ?",
-        pytest.param(
-            "Quel pourcentage des Français fait confiance à l'IA dans les services publics selon le sondage IPSOS ?",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known gap: the fitted gate scores this topic-present, fact-absent question 0.35, above its "
-                "threshold of 0.30 (the paraphrased « freins » question it must answer: 0.43); the sentence names the survey, "
-                "and the train split has too few such questions to learn that the figure asked is not there",
-            ),
-        ),
+        # the topic is present (the note names the survey), the figure asked is not
+        "Quel pourcentage des Français fait confiance à l'IA dans les services publics selon le sondage IPSOS ?",
     ],
 )
 def test_out_of_corpus_questions_abstain_without_any_figure(corpus_assistant, question):
@@ -226,7 +243,9 @@ def test_instructions_in_the_question_are_not_followed(corpus_assistant):
 def test_english_question_gets_an_english_answer(corpus_assistant):
     answer = corpus_assistant.ask("What percentage of local authorities have already suffered a cyberattack?")
     assert answer.language == "en" and answer.text.startswith("According to")
-    assert contains(answer.text, "17 %") and answer.citations[0].doc_id == "note-conjoncture-2024-annonce"
+    # both documents answer (the note's 17 %, the barometer's 21 %): the quoted one is cited
+    quoted = [figure for figure in ("17 %", "21 %") if contains(answer.text, figure)]
+    assert quoted and any(contains(" ".join(c.highlights), quoted[0]) for c in answer.citations), answer.text
     unanswerable = corpus_assistant.ask("Who won the 2018 football World Cup?")
     assert unanswerable.abstained and unanswerable.text.startswith("The indexed documents")
 

@@ -28,23 +28,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The guard of each split: values measured with the fitted fusion and evidence model
 # (assistant/weights/e5-small{.retrieval,}.json, `python -m evals calibrate`), extractive,
-# hybrid, e5-small, 2026-11-30, minus about 0.05, rounded down.
+# hybrid, e5-small, chunks embedded with their document's title, 2026-11-30, minus about 0.05,
+# rounded down.
 # - train (evals/questions.yaml, 67 questions, the part of the training split written first):
-#   answer accuracy 0.866, hit@5 0.947, citation accuracy 0.930, abstention precision 0.900,
+#   answer accuracy 0.866, hit@5 0.965, citation accuracy 0.930, abstention precision 1.000,
 #   recall 0.900. One question moves answer accuracy by 0.015, abstention recall by 0.10.
-# - dev (evals/questions-holdout.yaml, 27 questions, never fitted on): answer accuracy 0.667.
+# - dev (evals/questions-holdout.yaml, 27 questions, never fitted on): answer accuracy 0.704.
 # - generality (evals/questions-generality.yaml, 40 questions written blind over
-#   evals/corpus-generality/documents, never fitted on): answer accuracy 0.725, hit@5 0.800.
+#   evals/corpus-generality/documents, never fitted on): answer accuracy 0.750, hit@5 0.867.
 THRESHOLDS = {
     "answer_accuracy": 0.81,
-    "hit@5": 0.89,
+    "hit@5": 0.91,
     "citation_accuracy": 0.88,
     "abstention_recall": 0.80,
     "abstention_precision": 0.85,
 }
 SPLIT_THRESHOLDS = {
-    "dev": {"answer_accuracy": 0.61},
-    "generality": {"answer_accuracy": 0.67, "hit@5": 0.75},
+    "dev": {"answer_accuracy": 0.65},
+    "generality": {"answer_accuracy": 0.70, "hit@5": 0.81},
 }
 
 
@@ -143,6 +144,32 @@ def test_the_fitted_fusion_is_the_grids_best_and_the_retriever_reads_it(eval_ind
     fresh = Assistant(settings=eval_index.settings, mode="extractive")
     shipped = json.loads((ROOT / "assistant" / "weights" / "e5-small.retrieval.json").read_text(encoding="utf-8"))
     assert fresh.retriever.rrf_k == shipped["rrf_k"] in RRF_GRID
+
+
+def test_a_signal_cross_validation_cannot_check_is_left_unweighed():
+    """A signal that separates the answer in one training question only (or only in questions
+    of one fold) would get a large weight from a handful of candidates: the fit leaves it at 0,
+    and weighs a signal seen in two folds."""
+    import numpy as np
+
+    from assistant.evidence import FEATURES
+    from evals.calibrate import FOLDS, Group, thinly_supported
+
+    once, one_fold, two_folds, unanswered = 1, 2, 3, 4
+    groups = []
+    for question in range(4 * FOLDS):
+        rows = np.zeros((5, len(FEATURES)))
+        rows[:, 0] = np.arange(5)  # a signal every question exercises
+        labels = np.zeros(5)
+        labels[0] = float(question != 0)
+        rows[0, once] = float(question == 7)
+        rows[0, one_fold] = float(question in (3, 3 + FOLDS))
+        rows[0, two_folds] = float(question in (3, 4))
+        rows[1, unanswered] = float(question == 0 or question == 1)  # question 0 has no answering unit
+        groups.append(Group(question, rows, labels, True))
+    unfitted = thinly_supported(groups)
+    assert {once, one_fold, unanswered} <= set(unfitted)
+    assert 0 not in unfitted and two_folds not in unfitted
 
 
 # --------------------------------------------------------------------------------------------
