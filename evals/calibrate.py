@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -176,7 +177,8 @@ def thinly_supported(groups: list[Group], folds: int = FOLDS) -> list[int]:
     for g in groups:
         if not g.labels.any():  # the ranker learns from questions with an answering unit only
             continue
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # a signal undefined (NaN) for every candidate: no spread
+            warnings.simplefilter("ignore", RuntimeWarning)
             spread = np.nanmax(g.rows, axis=0) - np.nanmin(g.rows, axis=0) if len(g.rows) > 1 else np.zeros(len(FEATURES))
         for i in np.flatnonzero(np.nan_to_num(spread) > 1e-9):
             varying[i].add(g.question % folds)
