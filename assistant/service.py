@@ -173,9 +173,9 @@ class Assistant:
 
         The last ``Answer`` yielded is final (``ask()`` returns it); an extractive-mode or
         abstained answer is final at once, and so is one whose quotes are in another language
-        than the question (``assistant.grounding.translation_problem``). A ``Restart`` delta (an empty string) means "discard
-        the draft streamed since the last ``Answer``": the model failed midway (connection
-        dropped, timeout); the final ``Answer`` follows it. Deltas are never part of an
+        than the question (``assistant.grounding.translation_problem``). A ``Restart`` delta (an
+        empty string) means "discard the draft streamed since the last ``Answer``": the model
+        failed midway (connection dropped, timeout); the final ``Answer`` follows it. Deltas are never part of an
         ``Answer`` text: show ``Answer.text`` once it arrives.
         """
         started = time.perf_counter()
