@@ -435,8 +435,16 @@ def test_minilm_backend_runs_offline_and_the_index_refuses_another_backend(tmp_p
 
     with pytest.raises(IndexMismatch, match="--rebuild"):
         Assistant(settings=get_settings(index_dir=index_dir, embeddings="e5-small")).ask("Qui aide les collectivités ?")
-    # without an explicit choice, the assistant uses the index's own backend
-    assert Assistant(index_dir=index_dir).ask("Qui aide les collectivités à répondre aux incidents ?").citations
+    # without an explicit choice, the assistant uses the index's own backend (and its fitted
+    # weights): it retrieves with it and answers or declines, it does not fail. Whether it
+    # answers is the MiniLM gate's call (an English model reading French), not this test's.
+    assistant = Assistant(index_dir=index_dir)
+    assert assistant.retriever.embeddings.name == "sentence-transformers:all-MiniLM-L6-v2"
+    question = "Qui aide les collectivités à répondre aux incidents ?"
+    passages = assistant.retrieve(question)
+    assert passages and "CSIRT" in passages[0].chunk.text
+    answer = assistant.ask(question)
+    assert answer.final and (answer.abstained or "CSIRT" in answer.text)
 
 
 def test_querying_before_any_ingest_says_to_run_ingest(tmp_path):
