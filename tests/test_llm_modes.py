@@ -37,6 +37,14 @@ def make_assistant(index_dir, mode: str, server: FakeLLMServer | None = None, **
     return Assistant(settings=get_settings(**values))
 
 
+def one_document_index(tmp_path, name: str, text: str):
+    """An index of one generated document (a test's own wording, language and structure)."""
+    document = tmp_path / name
+    document.write_text(text, encoding="utf-8")
+    build_index([document], index_dir=tmp_path / "index", progress=False)
+    return tmp_path / "index"
+
+
 def unit_number(messages: list[dict], needle: str) -> int:
     """The number the prompt gives the extract holding ``needle`` (a scripted model cites it)."""
     text = messages[-1]["content"]
@@ -94,13 +102,12 @@ def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index
 
 
 def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_path):
-    guide = tmp_path / "guide-schemas.md"
-    guide.write_text(
+    index_dir = one_document_index(
+        tmp_path,
+        "guide-schemas.md",
         "# Schémas de données\n\nUn schéma de données décrit la structure d'un fichier (ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre). "
         "Un modèle de données décrit la structure logique des objets et de leurs relations.\n",
-        encoding="utf-8",
     )
-    build_index([guide], index_dir=tmp_path / "index", progress=False)
     question = "Que décrit un schéma de données ?"
 
     def vague(messages):
@@ -114,9 +121,9 @@ def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_p
         )
 
     with FakeLLMServer(vague) as server:
-        kept = make_assistant(tmp_path / "index", "openai", server).ask(question)
+        kept = make_assistant(index_dir, "openai", server).ask(question)
     with FakeLLMServer(faithful) as server:
-        written = make_assistant(tmp_path / "index", "openai", server).ask(question)
+        written = make_assistant(index_dir, "openai", server).ask(question)
     # a long explanation (twelve words here) is what a definition question asks, as a short one is
     aside = "ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre"
     assert kept.mode == "extractive" and aside in kept.text
@@ -227,19 +234,18 @@ def test_english_question_over_french_passages_keeps_the_quote_without_asking_th
 
 
 def test_english_question_over_english_passages_is_written_in_english(tmp_path):
-    survey = tmp_path / "cyber-survey.md"
-    survey.write_text(
+    index_dir = one_document_index(
+        tmp_path,
+        "cyber-survey.md",
         "# Findings\n\n17% of local authorities have already suffered a cyberattack that blocked their services or leaked data. "
         "Most of them now train their staff every year.\n",
-        encoding="utf-8",
     )
-    build_index([survey], index_dir=tmp_path / "index", progress=False)
 
     def english(messages):
         return f"17% of local authorities have already suffered a cyberattack [{unit_number(messages, '17%')}]."
 
     with FakeLLMServer(english) as server:
-        answer = make_assistant(tmp_path / "index", "openai", server).ask("What share of local authorities have suffered a cyberattack?")
+        answer = make_assistant(index_dir, "openai", server).ask("What share of local authorities have suffered a cyberattack?")
         prompt = server.requests[-1]["body"]["messages"][-1]["content"]
     assert prompt.rstrip().endswith("for example [1].") and "Answer in English with a complete sentence" in prompt
     assert answer.mode == "openai" and answer.text.startswith("17% of local authorities"), answer.notice
