@@ -139,10 +139,10 @@ def translation_problem(question: Question, selection: Selection) -> str | None:
     translation: the checks below can hold its figures against the units, not its words (who,
     which, what), so a wrong subject or a dropped qualifier would pass unseen; the quote, framed
     in the question's language, is what the reader can check. This holds for any pair of
-    languages. Measured with the local model on every eval split (README, « LLM modes, measured »): every
-    answer it lost against the quote was such a translation, and it wrote 6 of them in 201
-    questions, right (by reading) 3 times where the quote was right 4 times. Asking the model
-    is then skipped, which also spares the reader its seconds.
+    languages. Measured with the local model on every eval split (README, « LLM modes,
+    measured »): every answer it lost against the quote was such a translation, and it wrote 6
+    of them in 201 questions, right (by reading) 3 times where the quote was right 4 times.
+    Asking the model is then skipped, which also spares the reader its seconds.
     """
     quoted = " ".join(e.text for e in selection.evidence)
     if quoted and detect_language(quoted) != question.language:

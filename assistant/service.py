@@ -175,8 +175,8 @@ class Assistant:
         abstained answer is final at once, and so is one whose quotes are in another language
         than the question (``assistant.grounding.translation_problem``). A ``Restart`` delta (an
         empty string) means "discard the draft streamed since the last ``Answer``": the model
-        failed midway (connection dropped, timeout); the final ``Answer`` follows it. Deltas are never part of an
-        ``Answer`` text: show ``Answer.text`` once it arrives.
+        failed midway (connection dropped, timeout); the final ``Answer`` follows it. Deltas are
+        never part of an ``Answer`` text: show ``Answer.text`` once it arrives.
         """
         started = time.perf_counter()
         mode = mode or self.settings.mode

@@ -179,7 +179,7 @@ def thinly_supported(groups: list[Group], folds: int = FOLDS) -> list[int]:
             continue
         with warnings.catch_warnings():  # a signal undefined (NaN) for every candidate: no spread
             warnings.simplefilter("ignore", RuntimeWarning)
-            spread = np.nanmax(g.rows, axis=0) - np.nanmin(g.rows, axis=0) if len(g.rows) > 1 else np.zeros(len(FEATURES))
+            spread = np.nanmax(g.rows, axis=0) - np.nanmin(g.rows, axis=0)
         for i in np.flatnonzero(np.nan_to_num(spread) > 1e-9):
             varying[i].add(g.question % folds)
     return [i for i, seen_in in enumerate(varying) if len(seen_in) < 2]
