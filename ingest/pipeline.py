@@ -33,7 +33,7 @@ from .sources import SourceError, obtain, read_manifest
 from .store import IndexStore, WriteLock, index_lock, writer_id
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
-PIPELINE_VERSION = "4"  # 4: the document title is embedded with each chunk
+PIPELINE_VERSION = "5"  # 5: PDF tables whose header is set tight or whose cells wrap (4: titles embedded)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .note_pdf import ATTRIBUTION, CALLOUT_BELOW, CALLOUT_BESIDE, HEADER, QUOTE,
 QUALITE_PDF = FIXTURES / "etalab-guide-qualite-extrait.pdf"
 QUALITE_MD = FIXTURES / "etalab-qualite-preparer-le-jeu-de-donnees.md"
 QUALITE_HTML = FIXTURES / "etalab-qualite-preparer-le-jeu-de-donnees-page.html"
+REFERENTIELS_PDF = FIXTURES / "etalab-guide-qualite-referentiels.pdf"
 LOGICIELS_PDF = FIXTURES / "etalab-guide-logiciels.pdf"
 SCHEMAS_MD = FIXTURES / "etalab-schemas-phase-construction.md"
 
@@ -83,6 +84,21 @@ def test_typeset_pdf_list_stays_with_its_lead_in(qualite_pdf):
 def test_typeset_pdf_table_rows_carry_their_headers(qualite_pdf):
     rows = [u.text for c in qualite_pdf for u in c.units if u.kind == "row"]
     assert any(r.startswith("Type de données : Données tabulaires ; Formats conseillés : CSV") for r in rows), rows
+
+
+def test_typeset_pdf_table_with_a_tight_header_and_wrapped_cells_reads_each_row_whole():
+    """The guide's tables of reference datasets: a header whose cells are set as closely as
+    running text, and a « Description » column wrapped over many lines beside one-line
+    « Producteur » cells. Each row keeps its producer, read under the real column names."""
+    rows = [u.text for c in chunks_of(REFERENTIELS_PDF) for u in c.units if u.kind == "row"]
+    rncp = next(r for r in rows if "(RNCP)" in r)
+    assert rncp.startswith("Nom du jeu de données : Répertoire National des Certifications Professionnelles"), rncp
+    assert rncp.endswith("Producteur : France Compétences"), rncp
+    rome = next(r for r in rows if "(ROME)" in r)
+    assert "Variable(s) pivot(s) : Code ROME" in rome and rome.endswith("Producteur : Pôle Emploi"), rome
+    assert all(r.count("Producteur :") == 1 for r in rows if r.startswith("Nom du jeu de données")), rows
+    units = quotable(chunks_of(REFERENTIELS_PDF))
+    assert not any(u in ("INSEE", "France Compétences", "Pôle Emploi") for u in units), "producer cells read apart from their rows"
 
 
 def test_pdf_numbered_list_continues_over_its_second_line():

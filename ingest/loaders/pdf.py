@@ -71,6 +71,7 @@ class Segment:
     page: int
     chars: int = 0
     heading: int | None = None  # heading level (1 = top) once classified
+    glyphs: list = field(default_factory=list, repr=False, compare=False)  # its _Char tuples, spaces included
 
     @property
     def height(self) -> float:
@@ -109,7 +110,24 @@ def _segment(chars: list[_Char], number: int) -> Segment | None:
         italic=sum(c[7] for c in glyphs) > len(glyphs) / 2,
         page=number,
         chars=len(glyphs),
+        glyphs=list(chars),
     )
+
+
+def _cut_at(segment: Segment, starts: list[float]) -> list[Segment]:
+    """The segment cut before each of its words that starts at one of ``starts`` (±2 pt)."""
+    pieces: list[list[_Char]] = [[]]
+    for previous, char in zip([None, *segment.glyphs], segment.glyphs):
+        if previous is not None and previous[0] == " " and char[0] != " " and any(abs(char[1] - x) <= 2 for x in starts):
+            pieces[-1].pop()  # the word space before the cut
+            pieces.append([])
+        pieces[-1].append(char)
+    if len(pieces) == 1:
+        return [segment]
+    cut = [piece for chars in pieces if (piece := _segment(chars, segment.page)) is not None]
+    for piece in cut:
+        piece.heading = segment.heading
+    return cut
 
 
 def _split_line(chars: list[_Char], number: int) -> list[Segment]:
@@ -341,15 +359,25 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
             left = [s for s in segments if s.x1 <= x]
             right = [s for s in segments if s.x0 >= x]
             if len(left) >= 2 and len(right) >= 2 and (best is None or gap > best[0]):
-                baselines = {round(s.bottom) for s in right}
-                aligned = sum(any(abs(round(s.bottom) - b) <= 1 for b in baselines) for s in left) / len(left)
+                aligned = _aligned(left, right)
+                narrow = all(statistics.median(s.x1 - s.x0 for s in side) <= 0.3 * width for side in (left, right))
                 textual = all(
                     len(side) >= 4 and statistics.median(s.x1 - s.x0 for s in side) > 0.3 * width for side in (left, right)
                 )
-                if aligned < 0.5 or textual:
+                # A table column whose neighbour wraps long cells over many lines: few of the
+                # neighbour's lines have a cell beside them, but every cell of the column sits on
+                # a row the neighbour shares. Narrow cells on both sides, one side all aligned.
+                cells = narrow and _aligned(right, left) >= 0.8
+                if (aligned < 0.5 and not cells) or textual:
                     best = (gap, x)
         reach = max(reach, x1)
     return best
+
+
+def _aligned(side: list[Segment], other: list[Segment]) -> float:
+    """Share of ``side``'s segments that sit on a baseline of ``other``."""
+    baselines = {round(s.bottom) for s in other}
+    return sum(any(abs(round(s.bottom) - b) <= 1 for b in baselines) for s in side) / len(side)
 
 
 def _group_callouts(page: _Page, body_size: float) -> None:
@@ -652,6 +680,7 @@ class _Assembler:
                 index += 1
                 continue
             self._heading_open = False
+            _split_tight_header(lines, index, spacing)
             table_end, header_lines = _table_end(lines, index, spacing), 1
             if table_end is None and index + 1 < len(lines) and _header_continues(line, lines[index + 1]):
                 table_end, header_lines = _table_end(lines, index + 1, spacing), 2  # a header on two lines
@@ -791,6 +820,30 @@ def _table_end(lines: list[list[Segment]], index: int, spacing: float) -> int | 
         multi += len(line) >= 2
         end += 1
     return end if end - index >= 2 and multi >= 1 else None
+
+
+def _split_tight_header(lines: list[list[Segment]], index: int, spacing: float) -> None:
+    """Cut a table header set as tightly as running text into its cells, in place.
+
+    A header's cells are often closer together than the gap that separates segments (« Nom du
+    jeu de données Variable(s) pivot(s) Description Producteur » read as one run of text): the
+    table below, once found, gives its column starts, and a line (or two) right above it whose
+    words start exactly at every column start is its header.
+    """
+    for size in (1, 2):
+        start = index + size
+        if start >= len(lines) or any(line[0].heading is not None for line in lines[index : start + 1]):
+            return
+        if _table_end(lines, start, spacing) is None:
+            continue
+        columns = sorted(s.x0 for s in lines[start])
+        if lines[start - 1][0].top - lines[start][0].top > 2.5 * spacing:
+            return
+        header = [[piece for seg in line for piece in _cut_at(seg, columns[1:])] for line in lines[index:start]]
+        on_columns = all(any(abs(piece.x0 - x) <= 2 for x in columns) for line in header for piece in line)
+        if on_columns and len(header[-1]) == len(columns) and len(header[-1]) > len(lines[start - 1]):
+            lines[index:start] = header
+        return
 
 
 def _header_continues(line: list[Segment], head: list[Segment]) -> bool:
