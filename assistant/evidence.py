@@ -498,20 +498,29 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
     announces = bool(question.asks & {"list", "reason"}) and not any(
         carries(best.text, kind, best.unit.kind) for kind in question.asks & {"list", "reason"}
     )
-    if following is not None and (
+    # A question asking for a list, whose best unit names the topic without listing anything
+    # (« … il est nécessaire de réfléchir en amont à la meilleure structure »): the list that
+    # follows it in its section is what the section gives as the answer, lead-in and items.
+    listed = _list_after(best, ranked) if announces and "list" in question.asks else None
+    if listed is not None:
+        chosen.append(listed)
+    elif following is not None and (
         following.probability >= model.next_ratio * best.probability or len(best.text) < SHORT_UNIT or announces
     ):
         chosen.append(following)  # what the best unit announces: the items, the figures after a topic sentence
         if announces and (second := successor(following, ranked)) is not None:
             chosen.append(second)
     # A list too long for one unit was cut into parts that each repeat its lead-in
-    # (ingest.structure.list_units): a question asking for a list gets the other parts too.
-    if "list" in question.asks and best.unit.kind == "list" and (head := _lead_in(best.text)):
-        for part in sorted((c for c in ranked if c.unit.kind == "list" and c is not best and _lead_in(c.text) == head
-                            and c.passage.chunk.doc_id == best.passage.chunk.doc_id),
+    # (ingest.structure.list_units): a question asking for a list gets the other parts too,
+    # all of them (one list, cut only for length).
+    quoted_list = next((c for c in chosen if c.unit.kind == "list"), None) if "list" in question.asks else None
+    if quoted_list is not None and (head := _lead_in(quoted_list.text)):
+        for part in sorted((c for c in ranked if c.unit.kind == "list" and _lead_in(c.text) == head
+                            and c.passage.chunk.doc_id == quoted_list.passage.chunk.doc_id),
                            key=lambda c: (c.passage.chunk.position, c.unit.position)):
-            if len(chosen) < max_units and part not in chosen:
+            if part not in chosen and not any(_same(part.text, c.text) for c in chosen):
                 chosen.append(part)
+        max_units = max(max_units, len(chosen))
     # A question naming several years compares them ("a-t-il changé entre 2023 et 2024 ?"):
     # each year's best unit is quoted, when the passages have one.
     for year in question.years if len(question.years) > 1 else ():
@@ -527,6 +536,19 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
         if candidate.probability >= model.extra_ratio * best.probability:
             chosen.append(candidate)
     return Selection(_reading_order(chosen), False, "", support)
+
+
+def _list_after(unit: Candidate, ranked: list[Candidate]) -> Candidate | None:
+    """The first list unit after ``unit`` in its section (same document and edition), if one
+    of the retrieved or continuing passages holds it."""
+    chunk = unit.passage.chunk
+    after = [
+        c for c in ranked
+        if c.unit.kind == "list" and c.passage.chunk.doc_id == chunk.doc_id and c.passage.chunk.version == chunk.version
+        and c.passage.chunk.section == chunk.section
+        and (c.passage.chunk.position, c.unit.position) > (chunk.position, unit.unit.position)
+    ]
+    return min(after, key=lambda c: (c.passage.chunk.position, c.unit.position), default=None)
 
 
 def _lead_in(text: str) -> str | None:

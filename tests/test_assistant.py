@@ -170,6 +170,39 @@ def test_a_list_cut_into_parts_is_quoted_whole(continuity_assistant):
     assert "isoler du réseau" in answer.text and "porter plainte" in answer.text, answer.text
 
 
+WORKSTATION_GUIDE = """# Guide de sécurité informatique de la commune
+
+## Postes de travail des agents
+
+Les postes de travail des agents méritent une attention particulière lors de leur installation. Ils sont la porte d'entrée la plus fréquente des attaques contre la collectivité. Un poste compromis donne accès aux dossiers partagés de tout le service. Le service informatique tient un inventaire des postes, mis à jour à chaque arrivée.
+
+Les règles à appliquer sont les suivantes :
+
+- chiffrer le disque de chaque ordinateur portable, pour que les fichiers restent illisibles en cas de vol ;
+- installer les mises à jour de sécurité dans la semaine de leur publication, y compris celles du navigateur et de la suite bureautique ;
+- retirer les droits d'administrateur aux comptes ordinaires des agents, qui ne peuvent alors plus installer de logiciels ;
+- verrouiller automatiquement la session après dix minutes d'inactivité, en exigeant le mot de passe pour la rouvrir.
+
+## Messagerie
+
+Les messages qui demandent un virement urgent sont signalés au service informatique. Les pièces jointes des expéditeurs inconnus ne sont jamais ouvertes. La messagerie de la commune filtre les messages indésirables avant leur arrivée dans les boîtes des agents.
+"""
+
+
+def test_a_list_question_gets_the_list_its_topic_sentence_leads_to(tmp_path):
+    """The sentence closest to the question names the topic (« les postes de travail … méritent
+    une attention particulière »); the precautions are the list a paragraph further down the
+    same section, quoted whole rather than the sentences that happen to follow the topic."""
+    guide = tmp_path / "guide-securite.md"
+    guide.write_text(WORKSTATION_GUIDE, encoding="utf-8")
+    build_index([guide], index_dir=tmp_path / "index", progress=False)
+    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
+        "Quelles précautions prendre pour sécuriser les postes de travail des agents ?"
+    )
+    assert not answer.abstained, answer.notice
+    assert "chiffrer le disque" in answer.text and "verrouiller automatiquement la session" in answer.text, answer.text
+
+
 def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuity_assistant):
     answer = continuity_assistant.ask("Qu'est-ce que le plan de reprise d'activité ?")
     assert not answer.abstained, answer.notice
