@@ -10,11 +10,11 @@ answer, which passes these checks by construction (it quotes).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.text import split_sentences
 
-from .evidence import Selection
+from .evidence import NAME_IN_TEXT, Selection
 from .extractive import abstention_text
 from .figures import MARKER, contains, find_figures, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
@@ -35,6 +35,7 @@ class Grounded:
     cited: list[int]  # passage numbers (as given to the model), in order of first citation
     unsupported: list[str]
     abstained: bool
+    unsupported_names: list[str] = field(default_factory=list)  # names and acronyms no cited passage writes
 
 
 def declines(text: str) -> bool:
@@ -76,7 +77,15 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
         repaired = [s for s in repaired if not unsupported_figures(s, [passages[n - 1] for n in cited], question)]
         unsupported = []
     text = re.sub(r"\s+(\[\d+\])", r" \1", " ".join(repaired)).strip()
-    return Grounded(text, cited, unsupported, False)
+    return Grounded(text, cited, unsupported, False, unsupported_names(text, [passages[n - 1] for n in cited], question))
+
+
+def unsupported_names(text: str, cited: list[str], question: str = "") -> list[str]:
+    """Names and acronyms of ``text`` (« l'INSEE », « Pôle Emploi ») that neither a cited passage
+    nor the question writes: after figures, the claims a reader checks first (who produces,
+    who said). Read from capitals, the same way for any document (``evidence.NAME_IN_TEXT``)."""
+    found = dict.fromkeys(m.group(0) for m in NAME_IN_TEXT.finditer(MARKER.sub(" ", text)))
+    return [name for name in found if not contains(question, name) and not any(contains(p, name) for p in cited)]
 
 
 def _best_passage(sentence: str, passages: list[str]) -> int | None:
@@ -158,7 +167,7 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
     declines questions the units answer, misreads figures ("28 % des métropoles" became "28
     métropoles") and sometimes drops the figure the quote gave: each of those keeps the quote.
 
-    - the reply declines, cites nothing, or holds a figure no cited unit holds;
+    - the reply declines, cites nothing, or holds a figure, a name or an acronym no cited unit holds;
     - it is not in the question's language;
     - it cites none of the units the extractive answer quotes (it answers something else);
     - it drops a figure of the quoted units that is not in the question, or an explanation
@@ -173,6 +182,8 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         return "réponse sans source"
     if grounded.unsupported:
         return f"chiffre absent des extraits cités : {', '.join(grounded.unsupported)}"
+    if grounded.unsupported_names:
+        return f"nom absent des extraits cités : {', '.join(grounded.unsupported_names)}"
     plain = MARKER.sub(" ", grounded.text)
     if detect_language(plain) != question.language:
         return "réponse dans une autre langue que la question"

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #   recall 0.900. One question moves answer accuracy by 0.015, abstention recall by 0.10.
 # - dev (evals/questions-holdout.yaml, 27 questions, never fitted on): answer accuracy 0.704.
 # - generality (evals/questions-generality.yaml, 40 questions written blind over
-#   evals/corpus-generality/documents, never fitted on): answer accuracy 0.750, hit@5 0.867.
+#   evals/corpus-generality/documents, never fitted on): answer accuracy 0.850, hit@5 0.900
+#   (PDF tables read whole, list questions quoted from their section's list).
 THRESHOLDS = {
     "answer_accuracy": 0.81,
     "hit@5": 0.91,
@@ -45,7 +46,7 @@ THRESHOLDS = {
 }
 SPLIT_THRESHOLDS = {
     "dev": {"answer_accuracy": 0.65},
-    "generality": {"answer_accuracy": 0.70, "hit@5": 0.81},
+    "generality": {"answer_accuracy": 0.80, "hit@5": 0.85},
 }
 
 

@@ -92,6 +92,19 @@ def test_unsupported_figure_keeps_the_quote_and_strict_mode_drops_the_sentence(a
     assert "[9]" not in strict.text and [c.n for c in strict.citations] == [1]
 
 
+def test_a_reply_that_names_who_no_cited_passage_names_keeps_the_quote(announcement_index):
+    """The figure is right and cited, but the body it credits is the model's own (the local
+    model once answered « c'est l'INSEE » citing a table row whose producer is Pôle Emploi)."""
+    def misattributes(messages):
+        n = unit_number(messages, "17%")
+        return f"Selon l'INSEE, 17 % des collectivités ont été victimes d'une cyberattaque [{n}]."
+
+    with FakeLLMServer(misattributes) as server:
+        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and contains(answer.text, "17 %")
+    assert "INSEE" not in answer.text and "nom absent des extraits cités : INSEE" in answer.notice
+
+
 def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index):
     def vague(messages):
         return f"Une part notable des collectivités a subi une cyberattaque [{unit_number(messages, '17%')}]."
