@@ -31,6 +31,14 @@ def _interrogative(word: str) -> str:
         rf"|\b{word}\s*\?)"
     )
 
+# English « when » and « who » likewise: question words at the start, after a colon, a
+# coordination or a preposition (« and when… », « since when », « by whom »), or before the
+# question mark; elsewhere the conjunction (« when it comes to… ») or the relative pronoun
+# (« authorities who have… »). English grammar, true of any question.
+def _interrogative_en(word: str) -> str:
+    return rf"(?:(?:^\s*|:\s*|\b(?:and|or|but|since|until|till|by|from|to|with|for)\s+){word}\b|\b{word}\s*\?)"
+
+
 _ASKS: dict[str, re.Pattern[str]] = {
     "percent": re.compile(
         r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|proportion|fraction|rate)\b|%",
@@ -50,11 +58,12 @@ _ASKS: dict[str, re.Pattern[str]] = {
     ),
     "date": re.compile(
         rf"{_interrogative('quand')}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
-        r"quelle\s+année|when|what\s+date|which\s+date|what\s+year|which\s+year|since\s+when)\b",
+        r"quelle\s+année|what\s+date|which\s+date|what\s+year|which\s+year)\b|"
+        + _interrogative_en("when"),
         re.IGNORECASE,
     ),
     "who": re.compile(
-        rf"{_interrogative('qui')}|\b(?:who|whom)\b|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
+        rf"{_interrogative('qui')}|{_interrogative_en('(?:who|whom)')}|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
         r"structures?|personnes?|auteurs?|éditeurs?|associations?|administrations?|services?|ministères?|opérateurs?|"
         r"organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?)\b",
         re.IGNORECASE,

@@ -203,6 +203,26 @@ def test_a_list_question_gets_the_list_its_topic_sentence_leads_to(tmp_path):
     assert "chiffrer le disque" in answer.text and "verrouiller automatiquement la session" in answer.text, answer.text
 
 
+def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
+    """« when it comes to » is a conjunction, not a question word: the question asks for the
+    obstacles, not for a date (the old reading quoted the handbook's publication date)."""
+    handbook = tmp_path / "handbook.md"
+    handbook.write_text(
+        "# Cyber security handbook for local authorities\n\n## Obstacles\n\n"
+        "The main obstacles local authorities face are the lack of trained staff and the cost of security tools. "
+        "Small towns rarely employ a security officer of their own.\n\n## About this handbook\n\n"
+        "This handbook was first published in March 2021 by the regional digital agency. "
+        "It is revised every spring with the help of ten pilot towns.\n",
+        encoding="utf-8",
+    )
+    build_index([handbook], index_dir=tmp_path / "index", progress=False)
+    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
+        "What are the main obstacles local authorities face when it comes to protecting themselves against cyber attacks?"
+    )
+    assert not answer.abstained, answer.notice
+    assert "lack of trained staff" in answer.text, answer.text
+
+
 def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuity_assistant):
     answer = continuity_assistant.ask("Qu'est-ce que le plan de reprise d'activité ?")
     assert not answer.abstained, answer.notice
