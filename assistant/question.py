@@ -95,7 +95,7 @@ _PREVIOUS_YEAR = re.compile(
 )
 # "…, et quelle part…", "… and how many…", or a second sentence: several questions in one.
 _COMPOUND = re.compile(
-    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
+    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|quand|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
     r"à\s+quel(?:le)?s?|sur\s+quel(?:le)?s?|pour\s+quel(?:le)?s?|avec\s+quel(?:le)?s?|en\s+quelle)\b)|"
     r"(?:,\s*|\s+)and\s+(?=(?:what|how|which|who|where|when|why)\b)|(?<=\?)\s+(?=[A-ZÀ-Þ])",
     re.IGNORECASE,
@@ -139,11 +139,17 @@ def split_compound(question: str) -> list[str]:
     """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question).
 
     A part that names fewer than two things of its own ("…, et pour quelle part des
-    répondants ?") details the first one rather than asking something else: no split.
+    répondants ?") details the first one rather than asking something else: no split, unless
+    it asks for a kind of answer no other part asks for ("…, et quand est-il sorti ?": a date
+    after a name).
     """
     parts = [p.strip(" ,;") for p in _COMPOUND.split(question) if p and len(p.strip(" ,;?")) > 8]
-    if len(parts) < 2 or any(len(key_terms(p)) < 2 for p in parts):
+    if len(parts) < 2:
         return [question]
+    for index, part in enumerate(parts):
+        others = frozenset().union(*(asked_kinds(p) for i, p in enumerate(parts) if i != index))
+        if len(key_terms(part)) < 2 and not asked_kinds(part) - others:
+            return [question]
     return parts
 
 

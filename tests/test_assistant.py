@@ -223,6 +223,27 @@ def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     assert "lack of trained staff" in answer.text, answer.text
 
 
+def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
+    """« …, et quand est-il sorti ? » names one thing of its own but asks for a date the first
+    part does not: it is a question of its own, and the guide gives no date, which the answer says."""
+    guide = tmp_path / "guide-achat.md"
+    guide.write_text(
+        "# Guide de l'achat public responsable\n\n## Rédaction de ce guide\n\n"
+        "Ce guide a été écrit par le service des achats de la métropole avec l'association Achats Publics Durables. "
+        "Il rassemble les clauses environnementales que les acheteurs de la métropole utilisent dans leurs marchés.\n\n"
+        "## Clauses environnementales\n\nLes marchés de fournitures de bureau imposent du papier recyclé. Les marchés de "
+        "restauration scolaire imposent une part de produits issus de l'agriculture biologique.\n",
+        encoding="utf-8",
+    )
+    build_index([guide], index_dir=tmp_path / "index", progress=False)
+    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
+        "Avec quelle association le guide de l'achat public responsable a-t-il été écrit, et quand est-il sorti ?"
+    )
+    assert not answer.abstained, answer.notice
+    assert "Achats Publics Durables" in answer.text
+    assert "ne précisent pas : « quand est-il sorti ? »" in answer.text, answer.text
+
+
 def test_a_definition_question_gets_the_sentence_that_defines_the_term(continuity_assistant):
     answer = continuity_assistant.ask("Qu'est-ce que le plan de reprise d'activité ?")
     assert not answer.abstained, answer.notice
