@@ -511,13 +511,14 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
         if announces and (second := successor(following, ranked)) is not None:
             chosen.append(second)
     # A list too long for one unit was cut into parts that each repeat its lead-in
-    # (ingest.structure.list_units): a question asking for a list gets the other parts too,
-    # all of them (one list, cut only for length).
+    # (ingest.structure.list_units): a question asking for a list gets the other parts of
+    # that list too (same lead-in, edition and section), all of them: one list, cut only for
+    # length. (A compound question's parts quote one unit each: ``merge_parts``.)
     quoted_list = next((c for c in chosen if c.unit.kind == "list"), None) if "list" in question.asks else None
     if quoted_list is not None and (head := _lead_in(quoted_list.text)):
         for part in sorted((c for c in ranked if c.unit.kind == "list" and _lead_in(c.text) == head
-                            and c.passage.chunk.doc_id == quoted_list.passage.chunk.doc_id),
-                           key=lambda c: (c.passage.chunk.position, c.unit.position)):
+                            and _same_edition(c, quoted_list) and c.passage.chunk.section == quoted_list.passage.chunk.section),
+                           key=_place):
             if part not in chosen and not any(_same(part.text, c.text) for c in chosen):
                 chosen.append(part)
         max_units = max(max_units, len(chosen))
@@ -538,17 +539,25 @@ def select(question: Question, ranked: list[Candidate], model: EvidenceModel, ma
     return Selection(_reading_order(chosen), False, "", support)
 
 
+def _same_edition(a: Candidate, b: Candidate) -> bool:
+    return a.passage.chunk.doc_id == b.passage.chunk.doc_id and a.passage.chunk.version == b.passage.chunk.version
+
+
+def _place(c: Candidate) -> tuple[int, int]:
+    """Where a unit stands in its document: its chunk, then its place in the chunk."""
+    return c.passage.chunk.position, c.unit.position
+
+
 def _list_after(unit: Candidate, ranked: list[Candidate]) -> Candidate | None:
-    """The first list unit after ``unit`` in its section (same document and edition), if one
-    of the retrieved or continuing passages holds it."""
+    """The first list unit after ``unit`` in its section, in its chunk or the next one (same
+    document and edition), if the retrieved or continuing passages hold it."""
     chunk = unit.passage.chunk
     after = [
         c for c in ranked
-        if c.unit.kind == "list" and c.passage.chunk.doc_id == chunk.doc_id and c.passage.chunk.version == chunk.version
-        and c.passage.chunk.section == chunk.section
-        and (c.passage.chunk.position, c.unit.position) > (chunk.position, unit.unit.position)
+        if c.unit.kind == "list" and _same_edition(c, unit) and c.passage.chunk.section == chunk.section
+        and c.passage.chunk.position <= chunk.position + 1 and _place(c) > _place(unit)
     ]
-    return min(after, key=lambda c: (c.passage.chunk.position, c.unit.position), default=None)
+    return min(after, key=_place, default=None)
 
 
 def _lead_in(text: str) -> str | None:
@@ -561,7 +570,7 @@ def successor(unit: Candidate, ranked: list[Candidate]) -> Candidate | None:
     """The candidate right after ``unit`` in its document, if it is one: the next unit of its
     chunk or, when ``unit`` ends its chunk, the first unit of the chunk that continues it."""
     chunk = unit.passage.chunk
-    same_doc = [c for c in ranked if c.passage.chunk.doc_id == chunk.doc_id and c.passage.chunk.version == chunk.version]
+    same_doc = [c for c in ranked if _same_edition(c, unit)]
     later = [c for c in same_doc if c.unit.chunk_id == unit.unit.chunk_id and c.unit.position > unit.unit.position]
     if later:
         nearest = min(later, key=lambda c: c.unit.position)

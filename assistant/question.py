@@ -23,20 +23,19 @@ ANSWER_KINDS = ("quantity", "percent", "money", "duration", "date", "who", "defi
 # question or after a colon, after a coordination (« …, et quand est-il sorti ? ») or a
 # preposition (« depuis quand », « par qui »), or right before the question mark (« c'est
 # qui ? »). Elsewhere they are the conjunction « quand on rédige… » and the relative pronoun
-# (« les collectivités qui ont… », « X, qui est cité… »), which ask for no date and no name.
-# French grammar, true of any question.
-def _interrogative(word: str) -> str:
-    return (
-        rf"(?:(?:^\s*|:\s*|\b(?:et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre)\s+){word}\b"
-        rf"|\b{word}\s*\?)"
-    )
+# (« les collectivités qui ont… », « X, qui est cité… »), which ask for no date and no name;
+# « quand » followed by a subject pronoun is the conjunction wherever it stands (a written
+# question inverts: « quand est-il sorti ? »). French grammar, true of any question.
+# English « when » and « who » likewise, at the start, after a colon or « and / or / but »
+# (« since when », « until when » too), or before the question mark; elsewhere the conjunction
+# (« when it comes to… ») or the relative pronoun (« authorities who have… », « the bodies with
+# whom they share… »). English grammar, true of any question.
+_FRENCH_LEADS = r"et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre"
+QUAND = r"quand(?!\s+(?:on|il|elle|ils|elles|je|j['’]|nous|vous|tu)\b)"
 
-# English « when » and « who » likewise: question words at the start, after a colon, a
-# coordination or a preposition (« and when… », « since when », « by whom »), or before the
-# question mark; elsewhere the conjunction (« when it comes to… ») or the relative pronoun
-# (« authorities who have… »). English grammar, true of any question.
-def _interrogative_en(word: str) -> str:
-    return rf"(?:(?:^\s*|:\s*|\b(?:and|or|but|since|until|till|by|from|to|with|for)\s+){word}\b|\b{word}\s*\?)"
+
+def _interrogative(word: str, leads: str = _FRENCH_LEADS) -> str:
+    return rf"(?:(?:^\s*|:\s*|\b(?:{leads})\s+){word}\b|\b{word}\s*\?)"
 
 
 _ASKS: dict[str, re.Pattern[str]] = {
@@ -57,13 +56,13 @@ _ASKS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "date": re.compile(
-        rf"{_interrogative('quand')}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
+        rf"{_interrogative(QUAND)}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
         r"quelle\s+année|what\s+date|which\s+date|what\s+year|which\s+year)\b|"
-        + _interrogative_en("when"),
+        + _interrogative("when", "and|or|but|since|until|till"),
         re.IGNORECASE,
     ),
     "who": re.compile(
-        rf"{_interrogative('qui')}|{_interrogative_en('(?:who|whom)')}|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
+        rf"{_interrogative('qui')}|{_interrogative('(?:who|whom)', 'and|or|but')}|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
         r"structures?|personnes?|auteurs?|éditeurs?|associations?|administrations?|services?|ministères?|opérateurs?|"
         r"organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?)\b",
         re.IGNORECASE,
@@ -95,7 +94,7 @@ _PREVIOUS_YEAR = re.compile(
 )
 # "…, et quelle part…", "… and how many…", or a second sentence: several questions in one.
 _COMPOUND = re.compile(
-    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|quand|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
+    r"(?:,\s*|\s+)(?:et|puis|ainsi que)\s+(?=(?:quel(?:le)?s?|combien|qu['’e]|" + QUAND + r"|où|comment|pourquoi|dans\s+quel(?:le)?s?|"
     r"à\s+quel(?:le)?s?|sur\s+quel(?:le)?s?|pour\s+quel(?:le)?s?|avec\s+quel(?:le)?s?|en\s+quelle)\b)|"
     r"(?:,\s*|\s+)and\s+(?=(?:what|how|which|who|where|when|why)\b)|(?<=\?)\s+(?=[A-ZÀ-Þ])",
     re.IGNORECASE,
@@ -138,19 +137,24 @@ def asked_kinds(text: str) -> frozenset[str]:
 def split_compound(question: str) -> list[str]:
     """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question).
 
-    A part that names fewer than two things of its own ("…, et pour quelle part des
-    répondants ?") details the first one rather than asking something else: no split, unless
-    it asks for a kind of answer no other part asks for ("…, et quand est-il sorti ?": a date
-    after a name).
+    A part that names fewer than two things of its own details another one rather than asking
+    something else ("Quelle part des communes a un DPO, et pour quelle part des répondants ?"):
+    no split, unless it asks for a figure, a date or a name no other part asks for ("…, et
+    quand est-il sorti ?" after a name; "Où … hébergent-elles leurs données, pour quelle part
+    des répondants ?"). Kinds read from weaker cues (a plural, « comment ») do not count.
     """
     parts = [p.strip(" ,;") for p in _COMPOUND.split(question) if p and len(p.strip(" ,;?")) > 8]
     if len(parts) < 2:
         return [question]
     for index, part in enumerate(parts):
         others = frozenset().union(*(asked_kinds(p) for i, p in enumerate(parts) if i != index))
-        if len(key_terms(part)) < 2 and not asked_kinds(part) - others:
+        if len(key_terms(part)) < 2 and not (asked_kinds(part) - others) & _DISTINCT_KINDS:
             return [question]
     return parts
+
+
+# Kinds of answer a short part asks for in its own right (a figure, a date, a name).
+_DISTINCT_KINDS = frozenset({"quantity", "percent", "money", "duration", "date", "who"})
 
 
 def is_follow_up(question: str) -> bool:

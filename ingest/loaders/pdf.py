@@ -347,7 +347,8 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
 
     A table leaves gutters too; its cells line up in rows across the gutter and are narrow,
     so a gutter whose sides share most of their baselines is only cut when both sides are
-    made of wide lines of text.
+    made of wide lines of text; nor is a gutter between narrow cells where one side sits
+    wholly on the other's rows (one-line cells beside a column that wraps).
     """
     spans = sorted((s.x0, s.x1) for s in segments)
     best: tuple[float, float] | None = None
@@ -360,10 +361,9 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
             right = [s for s in segments if s.x0 >= x]
             if len(left) >= 2 and len(right) >= 2 and (best is None or gap > best[0]):
                 aligned = _aligned(left, right)
-                narrow = all(statistics.median(s.x1 - s.x0 for s in side) <= 0.3 * width for side in (left, right))
-                textual = all(
-                    len(side) >= 4 and statistics.median(s.x1 - s.x0 for s in side) > 0.3 * width for side in (left, right)
-                )
+                widths = [statistics.median(s.x1 - s.x0 for s in side) for side in (left, right)]
+                narrow = all(w <= 0.3 * width for w in widths)
+                textual = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
                 # A table column whose neighbour wraps long cells over many lines: few of the
                 # neighbour's lines have a cell beside them, but every cell of the column sits on
                 # a row the neighbour shares. Narrow cells on both sides, one side all aligned.
@@ -523,7 +523,7 @@ def _mark_heading(page: _Page, index: int, wanted: str, entry: _OutlineEntry) ->
         segments.insert(index + 1, Segment(rest, segment.x0, segment.x1, segment.top, segment.bottom, segment.size, False, segment.italic, segment.page, len(rest)))
         segment.text = head
     segment.heading = entry.level
-    segment.text = entry.title
+    segment.text, segment.glyphs = entry.title, []  # its glyphs no longer spell its text
     covered = text_letters - prefix_letters
     following = index + 1
     while covered < len(wanted) and following < len(segments):
@@ -533,7 +533,7 @@ def _mark_heading(page: _Page, index: int, wanted: str, entry: _OutlineEntry) ->
             break
         if len(more) > len(wanted) - covered:  # the title ends inside this line
             head, rest = _split_at(nxt.text, len(wanted) - covered)
-            nxt.text = rest.lstrip("?!.:… ")
+            nxt.text, nxt.glyphs = rest.lstrip("?!.:… "), []
             covered = len(wanted)
             break
         covered += len(more)
@@ -841,7 +841,11 @@ def _split_tight_header(lines: list[list[Segment]], index: int, spacing: float) 
             return
         header = [[piece for seg in line for piece in _cut_at(seg, columns[1:])] for line in lines[index:start]]
         on_columns = all(any(abs(piece.x0 - x) <= 2 for x in columns) for line in header for piece in line)
-        if on_columns and len(header[-1]) == len(columns) and len(header[-1]) > len(lines[start - 1]):
+        # Header cells, as ``_table_end`` reads them: short, not ending a sentence; a first line
+        # right above the second and aligned with its columns (``_header_continues``).
+        cells = all(len(piece.text) <= 60 and not piece.text.endswith((".", ":", ";", ",")) for line in header for piece in line)
+        stacked = size == 1 or _header_continues(header[0], header[1])
+        if on_columns and cells and stacked and len(header[-1]) == len(columns) and len(header[-1]) > len(lines[start - 1]):
             lines[index:start] = header
         return
 
