@@ -169,7 +169,8 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
 
     - the reply declines, cites nothing, or holds a figure, a name or an acronym no cited unit holds;
     - it is not in the question's language;
-    - it cites none of the units the extractive answer quotes (it answers something else);
+    - it cites none of the units the extractive answer quotes (it answers something else), or,
+      for a question asking for a list or a reason, not all of them;
     - it drops a figure of the quoted units that is not in the question, or an explanation
       they give in parentheses (an acronym's expansion, a definition: :func:`asides`);
     - it asks a question (an answer never does: a small model sometimes turns the second half
@@ -189,6 +190,11 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         return "réponse dans une autre langue que la question"
     if selected_units and not set(grounded.cited) & set(selected_units):
         return "réponse appuyée sur d'autres extraits que ceux cités"
+    if question.asks & {"list", "reason"} and selected_units and not set(selected_units) <= set(grounded.cited):
+        # The quote's units are the items or the explanation (the sentence after a claim, the
+        # rest of a list): a reply that leaves one uncited drops part of the answer, as one
+        # that drops a quoted figure does.
+        return "réponse qui omet une partie des extraits de la liste ou de l'explication"
     quoted = set().union(*(_values(e.text, question) for e in selection.evidence)) if selection.evidence else set()
     dropped = quoted - _values(grounded.text, question)
     if dropped:

@@ -114,6 +114,36 @@ def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index
     assert answer.mode == "extractive" and contains(answer.text, "17 %") and "chiffre de la citation omis : 17" in answer.notice
 
 
+def test_a_why_reply_that_leaves_out_the_quoted_reason_keeps_the_quote(tmp_path):
+    """The quote gives the advice and, in the next sentence, why; a written answer that cites
+    only the advice answers « what », not « why » (the local model once did exactly that)."""
+    index_dir = one_document_index(
+        tmp_path,
+        "plan-sauvegardes.md",
+        "# Plan de sauvegarde de la commune\n\n## Sauvegardes\n\nIl est conseillé de conserver une copie des sauvegardes hors ligne. "
+        "Une copie déconnectée du réseau reste intacte quand un rançongiciel chiffre les serveurs de la collectivité.\n",
+    )
+    question = "Pourquoi faut-il garder une copie des sauvegardes hors ligne ?"
+
+    def advice_only(messages):
+        return f"Il faut conserver une copie des sauvegardes hors ligne [{unit_number(messages, 'hors ligne')}]."
+
+    with FakeLLMServer(advice_only) as server:
+        answer = make_assistant(index_dir, "openai", server).ask(question)
+    assert answer.mode == "extractive" and answer.fallback_from == "openai" and "rançongiciel" in answer.text
+    assert "omet une partie des extraits" in answer.notice
+
+    def whole(messages):
+        return (
+            f"Une copie hors ligne [{unit_number(messages, 'hors ligne')}] reste intacte quand un rançongiciel "
+            f"chiffre les serveurs [{unit_number(messages, 'rançongiciel')}]."
+        )
+
+    with FakeLLMServer(whole) as server:
+        written = make_assistant(index_dir, "openai", server).ask(question)
+    assert written.mode == "openai" and "rançongiciel" in written.text, written.notice
+
+
 def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_path):
     index_dir = one_document_index(
         tmp_path,
