@@ -170,6 +170,14 @@ def test_a_list_cut_into_parts_is_quoted_whole(continuity_assistant):
     assert "isoler du réseau" in answer.text and "porter plainte" in answer.text, answer.text
 
 
+def answer_from_one_document(tmp_path, name: str, text: str, question: str):
+    """The extractive answer to ``question`` over an index of one generated document."""
+    document = tmp_path / name
+    document.write_text(text, encoding="utf-8")
+    build_index([document], index_dir=tmp_path / "index", progress=False)
+    return Assistant(index_dir=tmp_path / "index", mode="extractive").ask(question)
+
+
 WORKSTATION_GUIDE = """# Guide de sécurité informatique de la commune
 
 ## Postes de travail des agents
@@ -193,11 +201,8 @@ def test_a_list_question_gets_the_list_its_topic_sentence_leads_to(tmp_path):
     """The sentence closest to the question names the topic (« les postes de travail … méritent
     une attention particulière »); the precautions are the list a paragraph further down the
     same section, quoted whole rather than the sentences that happen to follow the topic."""
-    guide = tmp_path / "guide-securite.md"
-    guide.write_text(WORKSTATION_GUIDE, encoding="utf-8")
-    build_index([guide], index_dir=tmp_path / "index", progress=False)
-    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
-        "Quelles précautions prendre pour sécuriser les postes de travail des agents ?"
+    answer = answer_from_one_document(
+        tmp_path, "guide-securite.md", WORKSTATION_GUIDE, "Quelles précautions prendre pour sécuriser les postes de travail des agents ?"
     )
     assert not answer.abstained, answer.notice
     assert "chiffrer le disque" in answer.text and "verrouiller automatiquement la session" in answer.text, answer.text
@@ -206,18 +211,15 @@ def test_a_list_question_gets_the_list_its_topic_sentence_leads_to(tmp_path):
 def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     """« when it comes to » is a conjunction, not a question word: the question asks for the
     obstacles, not for a date (the old reading quoted the handbook's publication date)."""
-    handbook = tmp_path / "handbook.md"
-    handbook.write_text(
+    answer = answer_from_one_document(
+        tmp_path,
+        "handbook.md",
         "# Cyber security handbook for local authorities\n\n## Obstacles\n\n"
         "The main obstacles local authorities face are the lack of trained staff and the cost of security tools. "
         "Small towns rarely employ a security officer of their own.\n\n## About this handbook\n\n"
         "This handbook was first published in March 2021 by the regional digital agency. "
         "It is revised every spring with the help of ten pilot towns.\n",
-        encoding="utf-8",
-    )
-    build_index([handbook], index_dir=tmp_path / "index", progress=False)
-    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
-        "What are the main obstacles local authorities face when it comes to protecting themselves against cyber attacks?"
+        "What are the main obstacles local authorities face when it comes to protecting themselves against cyber attacks?",
     )
     assert not answer.abstained, answer.notice
     assert "lack of trained staff" in answer.text, answer.text
@@ -226,18 +228,15 @@ def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
 def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
     """« …, et quand est-il sorti ? » names one thing of its own but asks for a date the first
     part does not: it is a question of its own, and the guide gives no date, which the answer says."""
-    guide = tmp_path / "guide-achat.md"
-    guide.write_text(
+    answer = answer_from_one_document(
+        tmp_path,
+        "guide-achat.md",
         "# Guide de l'achat public responsable\n\n## Rédaction de ce guide\n\n"
         "Ce guide a été écrit par le service des achats de la métropole avec l'association Achats Publics Durables. "
         "Il rassemble les clauses environnementales que les acheteurs de la métropole utilisent dans leurs marchés.\n\n"
         "## Clauses environnementales\n\nLes marchés de fournitures de bureau imposent du papier recyclé. Les marchés de "
         "restauration scolaire imposent une part de produits issus de l'agriculture biologique.\n",
-        encoding="utf-8",
-    )
-    build_index([guide], index_dir=tmp_path / "index", progress=False)
-    answer = Assistant(index_dir=tmp_path / "index", mode="extractive").ask(
-        "Avec quelle association le guide de l'achat public responsable a-t-il été écrit, et quand est-il sorti ?"
+        "Avec quelle association le guide de l'achat public responsable a-t-il été écrit, et quand est-il sorti ?",
     )
     assert not answer.abstained, answer.notice
     assert "Achats Publics Durables" in answer.text
