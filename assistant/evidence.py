@@ -28,7 +28,7 @@ import numpy as np
 from .figures import find_figures
 from .fitted import load_fitted
 from .lexical import passage_injection, present, tokens
-from .question import Question
+from .question import ANSWER_KINDS, DISTINCT_KINDS, Question
 from .retriever import ScoredChunk, SentenceRecord
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ def candidates(
     quoted_chunks = {u.chunk_id for u in units if u.id in quoted}
     english = question.language == "en"
     asks_plan = bool(PLAN.search(question.text))
-    specific = question.asks & {"quantity", "percent", "money", "duration", "date", "who"}
+    specific = question.asks & DISTINCT_KINDS
     if specific & {"percent", "money", "duration"}:
         specific -= {"quantity"}  # "quel montant" is answered by an amount, not by any number
     similarities = np.array([float(np.dot(query_vector, u.vector)) for u in units])
@@ -338,7 +338,7 @@ def candidates(
         own_terms = set(tokens(unit.text))
         text = unit.text
         year_ok = not question.years or chunk.year in question.years or any(str(y) in text for y in question.years)
-        kinds = {kind: carries(text, kind, unit.kind) for kind in ("quantity", "percent", "money", "duration", "date", "who", "definition", "list", "reason")}
+        kinds = {kind: carries(text, kind, unit.kind) for kind in ANSWER_KINDS}
         matched = lambda kind: float(kind in question.asks and kinds[kind])  # noqa: E731
         features = {
             "dense": similarity,

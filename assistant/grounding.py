@@ -72,12 +72,13 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
         for n in re.split(r"\s*[,;]\s*", match.group(1)):
             if int(n) not in cited:
                 cited.append(int(n))
-    unsupported = unsupported_figures(" ".join(repaired), [passages[n - 1] for n in cited], question)
+    cited_passages = [passages[n - 1] for n in cited]
+    unsupported = unsupported_figures(" ".join(repaired), cited_passages, question)
     if strict and unsupported:
-        repaired = [s for s in repaired if not unsupported_figures(s, [passages[n - 1] for n in cited], question)]
+        repaired = [s for s in repaired if not unsupported_figures(s, cited_passages, question)]
         unsupported = []
     text = re.sub(r"\s+(\[\d+\])", r" \1", " ".join(repaired)).strip()
-    return Grounded(text, cited, unsupported, False, unsupported_names(text, [passages[n - 1] for n in cited], question))
+    return Grounded(text, cited, unsupported, False, unsupported_names(text, cited_passages, question))
 
 
 def unsupported_names(text: str, cited: list[str], question: str = "") -> list[str]:

@@ -18,6 +18,9 @@ from .lexical import detect_language, key_terms
 # The kinds of answer a question can ask for. A unit "carries" a kind when its text holds one
 # (see ``evidence.carries``).
 ANSWER_KINDS = ("quantity", "percent", "money", "duration", "date", "who", "definition", "list", "reason")
+# The kinds a unit visibly holds or not (a figure, a date, a name): a short compound part asking
+# for one asks something of its own, and evidence selection reads whether a unit holds it.
+DISTINCT_KINDS = frozenset({"quantity", "percent", "money", "duration", "date", "who"})
 
 # « quand » and « qui » ask something only where a question word stands: at the start of the
 # question or after a colon, after a coordination (« …, et quand est-il sorti ? ») or a
@@ -148,13 +151,9 @@ def split_compound(question: str) -> list[str]:
         return [question]
     for index, part in enumerate(parts):
         others = frozenset().union(*(asked_kinds(p) for i, p in enumerate(parts) if i != index))
-        if len(key_terms(part)) < 2 and not (asked_kinds(part) - others) & _DISTINCT_KINDS:
+        if len(key_terms(part)) < 2 and not (asked_kinds(part) - others) & DISTINCT_KINDS:
             return [question]
     return parts
-
-
-# Kinds of answer a short part asks for in its own right (a figure, a date, a name).
-_DISTINCT_KINDS = frozenset({"quantity", "percent", "money", "duration", "date", "who"})
 
 
 def is_follow_up(question: str) -> bool:
