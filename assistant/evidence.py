@@ -72,8 +72,15 @@ PERCENT_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 MONEY_IN_TEXT = re.compile(r"€|\beuros?\b|\bEUR\b|\bM€|\bk€|\$", re.IGNORECASE)
+_PERIOD = r"jours?|mois|ans|années?|semaines?|heures?|minutes?|trimestres?|semestres?|days?|months?|years?|weeks?|hours?|quarters?"
+_WEEKDAYS = r"lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?|dimanches?|soirs?|matins?|nuits?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?|nights?|mornings?|evenings?"
+# A period, or a frequency (« tous les mois », « chaque année », « mensuel », « weekly »): French
+# and English ways of writing time, in any document.
 DURATION_IN_TEXT = re.compile(
-    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|un|une)\s+(?:jours?|mois|ans|années?|semaines?|heures?|minutes?|days?|months?|years?|weeks?|hours?)\b|\b\d+\s?h\b",
+    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|un|une)\s+(?:{_PERIOD})\b|\b\d+\s?h\b|"
+    rf"\b(?:tou(?:s|tes)\s+les(?:\s+(?:\d+|{_NUMBER_WORDS}))?|chaque|par|every|each|per|once\s+a)\s+(?:{_PERIOD}|{_WEEKDAYS}|an)\b|"
+    r"\b(?:quotidien\w*|hebdomadaire\w*|mensuel\w*|bimestriel\w*|trimestriel\w*|semestriel\w*|annuel\w*|"
+    r"daily|weekly|monthly|quarterly|yearly|annually)\b",
     re.IGNORECASE,
 )
 _MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|january|february|march|april|may|june|july|august|september|october|november|december"

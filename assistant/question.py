@@ -46,8 +46,14 @@ _ASKS: dict[str, re.Pattern[str]] = {
         r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|proportion|fraction|rate)\b|%",
         re.IGNORECASE,
     ),
+    # « quelle longueur / taille / … » asks for a measure as « combien » does: the interrogative
+    # before a noun of measurement, French and English grammar.
     "quantity": re.compile(
-        r"\b(combien|nombre|quantité|chiffre|effectif|how\s+many|how\s+much|number\s+of|amount)\b", re.IGNORECASE
+        r"\b(combien|nombre|quantité|chiffre|effectif|how\s+many|how\s+much|number\s+of|amount|"
+        r"quel(?:le)?s?\s+(?:longueur|taille|hauteur|largeur|profondeur|distance|surface|superficie|poids|volume|capacité|"
+        r"limite|seuil|maximum|minimum)|(?:what|which)\s+(?:length|size|height|width|depth|distance|area|weight|volume|"
+        r"capacity|limit|threshold|maximum|minimum)|how\s+(?:big|large))\b",
+        re.IGNORECASE,
     ),
     "money": re.compile(
         r"\b(montant|coût\w*|coute\w*|coûte\w*|prix|budget\w*|amendes?|euros?|financ\w+|subventions?|tarif\w*|dépens\w+|"
@@ -130,8 +136,20 @@ class Question:
         return f"{self.previous} {self.text}" if self.previous else self.text
 
 
+# « À quel rythme », « à quelle fréquence », « how often »: a frequency, answered by a period
+# (« tous les mois », « chaque année ») or by a rate (« dans 40 % des cas », what a survey
+# reports as how often something is done). French and English grammar, true of any question.
+_FREQUENCY = re.compile(
+    r"\b(?:à\s+quel(?:le)?\s+(?:rythme|fréquence|périodicité|intervalle)|tous\s+les\s+combien|how\s+often|how\s+frequently|"
+    r"at\s+what\s+(?:frequency|interval|pace))\b",
+    re.IGNORECASE,
+)
+
+
 def asked_kinds(text: str) -> frozenset[str]:
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
+    if _FREQUENCY.search(text):
+        kinds |= {"duration", "percent"}
     if kinds & {"percent", "money", "duration"}:
         kinds.add("quantity")
     return frozenset(kinds)

@@ -32,7 +32,7 @@ from ingest.store import Generation, IndexStore, StoredChunk, split_record_id
 
 from .fitted import load_fitted
 from .index_cache import ReaderCache
-from .lexical import acronyms_in, tokens
+from .lexical import acronyms_in, tokens, words
 
 
 RetrieverKind = Literal["hybrid", "dense", "bm25"]
@@ -121,7 +121,9 @@ def _matches(chunk: StoredChunk, filters: dict[str, Any] | None) -> bool:
 
 
 def _shingles(text: str) -> set[str]:
-    toks = text.lower().split()
+    # words as BM25 reads them: a PDF's typographic apostrophes and punctuation (« l’ouverture »)
+    # do not hide that it says what its HTML version says (« l'ouverture »)
+    toks = words(text)
     return {" ".join(toks[i : i + 3]) for i in range(max(1, len(toks) - 2))}
 
 

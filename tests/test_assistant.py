@@ -388,3 +388,68 @@ def test_cli_json_answer_and_exit_codes(corpus_index):
 def test_cli_without_index_says_to_run_ingest(tmp_path):
     result = run_cli("--index", str(tmp_path / "none"), CYBER)
     assert result.returncode == 2 and "python -m ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+BACKUP_GUIDE = """# Guide de continuité du service informatique
+
+## Sauvegardes des serveurs
+
+Les sauvegardes des serveurs de la commune sont une priorité du service informatique. Elles protègent les données des usagers contre les pannes matérielles et les rançongiciels. Une copie complète des serveurs est faite tous les dimanches soir, sur un disque conservé hors de la mairie. Le service vérifie ensuite la restauration d'un fichier pris au hasard.
+
+## Postes des agents
+
+Les postes des agents ne sont pas sauvegardés : les agents enregistrent leurs documents sur les dossiers partagés du serveur.
+"""
+
+
+def test_a_question_asking_how_often_gets_the_sentence_that_gives_the_frequency(tmp_path):
+    """« À quel rythme » asks for a frequency: the sentence that says « tous les dimanches » is
+    the answer, not the one closest in wording that only names the topic."""
+    answer = answer_from_one_document(
+        tmp_path, "guide-continuite.md", BACKUP_GUIDE, "À quel rythme les sauvegardes des serveurs de la commune sont-elles faites ?"
+    )
+    assert not answer.abstained, answer.notice
+    assert "tous les dimanches" in answer.text, answer.text
+
+
+OPENING_PARAGRAPH = (
+    "L'ouverture du code source d'un logiciel n'est pas qu'une obligation : c'est l'occasion "
+    "d'améliorer sa qualité, d'accueillir les contributions d'autres administrations et d'en "
+    "réduire le coût. L'organisme qui l'ouvre s'engage à l'entretenir, qu'il l'ait développé "
+    "lui-même ou qu'il l'ait fait développer par un prestataire."
+)
+
+
+def test_the_same_passage_from_a_pdf_and_its_web_page_is_retrieved_once(tmp_path):
+    """A guide published as a typeset PDF and as a web page says the same thing with other
+    typography (« l’ouverture » against « l'ouverture »): retrieval gives that passage once,
+    leaving room for passages that say something else."""
+    web = tmp_path / "guide-web.md"
+    typeset = tmp_path / "guide-typo.md"
+    other = "Le service juridique relit chaque licence avant la publication du dépôt."
+    web.write_text(f"# Ouvrir un logiciel\n\n## Pourquoi ouvrir\n\n{OPENING_PARAGRAPH}\n\n## Relire\n\n{other}\n", encoding="utf-8")
+    typeset.write_text(f"# Ouvrir un logiciel\n\n## Pourquoi ouvrir\n\n{OPENING_PARAGRAPH.replace(chr(39), '’')}\n", encoding="utf-8")
+    build_index([web, typeset], index_dir=tmp_path / "index", progress=False)
+    assistant = Assistant(index_dir=tmp_path / "index", mode="extractive")
+    passages = assistant.retriever.search("Pourquoi ouvrir le code source d'un logiciel ?", k=2)
+    opening = [p for p in passages if "améliorer sa qualité" in p.chunk.text]
+    assert len(opening) == 1, [p.chunk.doc_id for p in passages]
+    assert any(other in p.chunk.text for p in passages), [p.chunk.text[:60] for p in passages]
+
+
+FIELD_NAMES_GUIDE = """# Guide de rédaction des schémas de données
+
+## Noms des champs
+
+Les noms des champs d'un schéma de données doivent être choisis avec soin, car les réutilisateurs les lisent avant toute documentation. Un nom de champ clair et explicite évite aux réutilisateurs de nombreuses questions. Les mots sont séparés par un tiret bas. Un nom ne dépasse pas 30 caractères. Chaque nom est unique dans le schéma.
+"""
+
+
+def test_a_question_asking_what_length_gets_the_sentence_that_gives_the_measure(tmp_path):
+    """« Quelle longueur maximale… » asks for a measure, as « combien » does: the answer is the
+    sentence holding the figure, not the closest sentence that only names the topic."""
+    answer = answer_from_one_document(
+        tmp_path, "guide-schemas.md", FIELD_NAMES_GUIDE, "Quelle longueur maximale pour le nom d'un champ d'un schéma de données ?"
+    )
+    assert not answer.abstained, answer.notice
+    assert "30 caractères" in answer.text, answer.text
