@@ -16,7 +16,7 @@ from ingest.text import split_sentences
 
 from .evidence import NAME_IN_TEXT, Selection
 from .extractive import abstention_text
-from .figures import MARKER, contains, find_figures, unsupported_figures
+from .figures import MARKER, contains, find_figures, normalise_for_match, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
 from .question import Question
 
@@ -85,8 +85,25 @@ def unsupported_names(text: str, cited: list[str], question: str = "") -> list[s
     """Names and acronyms of ``text`` (« l'INSEE », « Pôle Emploi ») that neither a cited passage
     nor the question writes: after figures, the claims a reader checks first (who produces,
     who said). Read from capitals, the same way for any document (``evidence.NAME_IN_TEXT``)."""
-    found = dict.fromkeys(m.group(0) for m in NAME_IN_TEXT.finditer(MARKER.sub(" ", text)))
-    return [name for name in found if not contains(question, name) and not any(contains(p, name) for p in cited)]
+    plain = MARKER.sub(" ", text)
+    sources = [question, *cited]
+    unsupported: dict[str, None] = {}
+    for match in NAME_IN_TEXT.finditer(plain):
+        name = match.group(0)
+        forms = [name]
+        # At the start of a line, after an opening quote, a bracket or a colon, any word takes a
+        # capital: « Selon Pôle Emploi » may name « Pôle Emploi » only.
+        if re.search(r"(?:^|\n|[«“\"(:]\s*)$", plain[: match.start()]) and " " in name:
+            forms.append(name.split(" ", 1)[1])
+        if not any(_writes(source, form) for source in sources for form in forms):
+            unsupported.setdefault(name)
+    return list(unsupported)
+
+
+def _writes(text: str, name: str) -> bool:
+    """Whether ``text`` writes ``name`` as whole words (« UE » is not in « que »)."""
+    pattern = r"(?<!\w)" + re.escape(normalise_for_match(name).lower()) + r"(?!\w)"
+    return re.search(pattern, normalise_for_match(text).lower()) is not None
 
 
 def _best_passage(sentence: str, passages: list[str]) -> int | None:

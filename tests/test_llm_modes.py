@@ -105,6 +105,36 @@ def test_a_reply_that_names_who_no_cited_passage_names_keeps_the_quote(announcem
     assert "INSEE" not in answer.text and "nom absent des extraits cités : INSEE" in answer.notice
 
 
+REPERTOIRE = (
+    "# Référentiels de l'emploi\n\n## Répertoire des métiers\n\nLe répertoire des métiers que publie Pôle Emploi "
+    "compte 532 fiches, une par métier. Chaque fiche décrit les activités et les compétences du métier.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "reply, written",
+    [
+        # a line may open on « Selon », which takes a capital there: the body named is Pôle Emploi
+        ("Voici ce que disent les extraits :\nSelon Pôle Emploi, le répertoire compte 532 fiches [{n}].", True),
+        # « UE » is written nowhere, though the letters stand inside « que »
+        ("Le répertoire des métiers de l'UE compte 532 fiches [{n}].", False),
+    ],
+)
+def test_names_in_a_reply_are_checked_as_whole_words_of_the_cited_passages(tmp_path, reply, written):
+    index_dir = one_document_index(tmp_path, "referentiels.md", REPERTOIRE)
+
+    def scripted(messages):
+        return reply.format(n=unit_number(messages, "532 fiches"))
+
+    with FakeLLMServer(scripted) as server:
+        answer = make_assistant(index_dir, "openai", server).ask("Combien de fiches compte le répertoire des métiers ?")
+    assert contains(answer.text, "532 fiches"), answer.text
+    if written:
+        assert answer.mode == "openai" and "Pôle Emploi" in answer.text, (answer.mode, answer.notice)
+    else:
+        assert answer.mode == "extractive" and "nom absent des extraits cités : UE" in (answer.notice or ""), (answer.mode, answer.notice)
+
+
 def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index):
     def vague(messages):
         return f"Une part notable des collectivités a subi une cyberattaque [{unit_number(messages, '17%')}]."
