@@ -81,8 +81,9 @@ def normalise_for_match(text: str) -> str:
     return _NUMBER.sub(canonical, text)
 
 
-def contains(haystack: str, needle: str) -> bool:
-    """Case-insensitive containment after figure normalisation ("17 %" is not in "117%")."""
+def contains(haystack: str, needle: str, whole_words: bool = False) -> bool:
+    """Case-insensitive containment after figure normalisation ("17 %" is not in "117%");
+    ``whole_words``: as whole words only (a name: « UE » is not in « que »)."""
     target = normalise_for_match(needle).lower().strip()
     if not target:
         return True
@@ -91,4 +92,6 @@ def contains(haystack: str, needle: str) -> bool:
         pattern = r"(?<![\d.,])" + pattern
     if target[-1].isdigit():
         pattern += r"(?![\d])"
+    if whole_words:
+        pattern = rf"(?<!\w){pattern}(?!\w)"
     return re.search(pattern, normalise_for_match(haystack).lower()) is not None

@@ -16,7 +16,7 @@ from ingest.text import split_sentences
 
 from .evidence import NAME_IN_TEXT, Selection
 from .extractive import abstention_text
-from .figures import MARKER, contains, find_figures, normalise_for_match, unsupported_figures
+from .figures import MARKER, contains, find_figures, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
 from .question import Question
 
@@ -95,15 +95,9 @@ def unsupported_names(text: str, cited: list[str], question: str = "") -> list[s
         # capital: « Selon Pôle Emploi » may name « Pôle Emploi » only.
         if re.search(r"(?:^|\n|[«“\"(:]\s*)$", plain[: match.start()]) and " " in name:
             forms.append(name.split(" ", 1)[1])
-        if not any(_writes(source, form) for source in sources for form in forms):
+        if not any(contains(source, form, whole_words=True) for source in sources for form in forms):
             unsupported.setdefault(name)
     return list(unsupported)
-
-
-def _writes(text: str, name: str) -> bool:
-    """Whether ``text`` writes ``name`` as whole words (« UE » is not in « que »)."""
-    pattern = r"(?<!\w)" + re.escape(normalise_for_match(name).lower()) + r"(?!\w)"
-    return re.search(pattern, normalise_for_match(text).lower()) is not None
 
 
 def _best_passage(sentence: str, passages: list[str]) -> int | None:
