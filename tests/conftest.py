@@ -35,6 +35,16 @@ ANNOUNCEMENT = REPO / "corpus" / "note-conjoncture-2024-annonce.md"
 PYTHON = sys.executable
 
 
+def one_document_index(folder: Path, name: str, text: str) -> Path:
+    """An index of one generated document (a test's own wording, language and structure)."""
+    from ingest import build_index
+
+    document = folder / name
+    document.write_text(text, encoding="utf-8")
+    build_index([document], index_dir=folder / "index", progress=False)
+    return folder / "index"
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for CLI subprocesses: offline, repo importable, no stray NOTE_RAG_*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTE_RAG_")}

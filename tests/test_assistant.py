@@ -13,7 +13,7 @@ from assistant.extractive import ABSTAIN_FR
 from assistant.grounding import ground, renumber
 from ingest import build_index
 
-from .conftest import ANNOUNCEMENT, PYTHON, REPO, subprocess_env
+from .conftest import ANNOUNCEMENT, PYTHON, REPO, one_document_index, subprocess_env
 
 CYBER = "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?"
 
@@ -146,11 +146,7 @@ Le plan de reprise d'activité de la commune a été adopté par le conseil muni
 
 @pytest.fixture(scope="module")
 def continuity_assistant(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("continuity")
-    guide = folder / "plan-de-continuite.md"
-    guide.write_text(CONTINUITY_GUIDE, encoding="utf-8")
-    build_index([guide], index_dir=folder / "index", progress=False)
-    return Assistant(index_dir=folder / "index")
+    return Assistant(index_dir=one_document_index(tmp_path_factory.mktemp("continuity"), "plan-de-continuite.md", CONTINUITY_GUIDE))
 
 
 def test_a_why_question_gets_the_reason_that_opens_the_next_chunk(continuity_assistant):
@@ -172,10 +168,7 @@ def test_a_list_cut_into_parts_is_quoted_whole(continuity_assistant):
 
 def answer_from_one_document(tmp_path, name: str, text: str, question: str):
     """The extractive answer to ``question`` over an index of one generated document."""
-    document = tmp_path / name
-    document.write_text(text, encoding="utf-8")
-    build_index([document], index_dir=tmp_path / "index", progress=False)
-    return Assistant(index_dir=tmp_path / "index", mode="extractive").ask(question)
+    return Assistant(index_dir=one_document_index(tmp_path, name, text), mode="extractive").ask(question)
 
 
 WORKSTATION_GUIDE = """# Guide de sécurité informatique de la commune

@@ -14,7 +14,7 @@ from assistant.figures import contains
 from ingest import build_index
 from ingest.settings import get_settings
 
-from .conftest import ANNOUNCEMENT, free_port
+from .conftest import ANNOUNCEMENT, free_port, one_document_index
 from .fake_llm import FakeLLMServer
 
 CYBER = "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?"
@@ -35,14 +35,6 @@ def make_assistant(index_dir, mode: str, server: FakeLLMServer | None = None, **
         values.update(ollama_host=server.url if server else f"http://127.0.0.1:{free_port()}", ollama_model="fake-model")
     values.update(overrides)
     return Assistant(settings=get_settings(**values))
-
-
-def one_document_index(tmp_path, name: str, text: str):
-    """An index of one generated document (a test's own wording, language and structure)."""
-    document = tmp_path / name
-    document.write_text(text, encoding="utf-8")
-    build_index([document], index_dir=tmp_path / "index", progress=False)
-    return tmp_path / "index"
 
 
 def unit_number(messages: list[dict], needle: str) -> int:
