@@ -676,7 +676,7 @@ def launch(
     ``auth``: the accounts (``Users``, checked in constant time), or one (user, password).
     """
     if isinstance(auth, tuple):
-        auth = Users({}, {auth[0]: auth[1]}, "launch()")
+        auth = Users.one(auth[0], auth[1], "launch()")
     demo = build_ui(assistant, login_required=auth is not None)
     max_mb = assistant.settings.upload_max_mb
     demo.launch(

@@ -378,3 +378,33 @@ def test_a_damaged_cache_file_is_rebuilt_not_used(tmp_path):
     assert reader.ask(QUESTION_A).citations[0].doc_id == "a"
     assert reader.retriever.refresh().source == "built"
 
+
+# --------------------------------------------------------------------------------------------
+# logins
+
+
+def test_every_login_costs_one_scrypt_known_user_or_not(monkeypatch, tmp_path):
+    """The single-account setting (user:password) is hashed when read: a wrong password for a
+    known user and any password for an unknown one both go through the same scrypt."""
+    from assistant import auth
+
+    calls: list[tuple[int, int, int, int]] = []
+    real = auth._scrypt
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+        calls.append((n, r, p, length))
+        return real(password, salt, n, r, p, length)
+
+    monkeypatch.setattr(auth, "_scrypt", counted)
+    users = auth.load_users("alice:cheval-correct-1")
+    assert calls == [(auth.N, auth.R, auth.P, 32)], "hashed once, when the setting is read"
+    assert "cheval-correct-1" not in repr(users), "the password is not kept in clear"
+    for name, password, accepted in (
+        ("alice", "cheval-correct-1", True),
+        ("alice", "mauvais-mot-de-passe", False),
+        ("mallory", "cheval-correct-1", False),
+        ("", "", False),
+    ):
+        calls.clear()
+        assert users(name, password) is accepted
+        assert calls == [(auth.N, auth.R, auth.P, 32)], (name, calls)
