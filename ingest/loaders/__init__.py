@@ -13,7 +13,7 @@ from typing import Callable
 
 import yaml
 
-from ..kinds import normalise_kind
+from ..kinds import DOCUMENT_KIND, DOCUMENT_TYPE, kind_key
 from ..models import DocumentInfo, LoadedDocument
 from ..structure import tidy
 from ..text import collapse, looks_like_heading, normalize
@@ -31,8 +31,18 @@ class LoaderError(Exception):
 # entry point
 
 
-def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: float | None = None) -> LoadedDocument:
-    """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says."""
+def load_document(
+    path: Path,
+    info: DocumentInfo | None = None,
+    max_file_mb: float | None = None,
+    *,
+    upload: bool = False,
+) -> LoadedDocument:
+    """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says.
+
+    ``upload``: a file a reader sent from the UI, which keeps its own title and id
+    but none of the kind and names its metadata declares (``DocumentInfo.undeclared``).
+    """
     path = Path(path)
     if not path.exists():
         raise LoaderError("fichier introuvable")
@@ -66,6 +76,8 @@ def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: flo
     document.path = path.resolve()
     if info is not None:
         document.info = _merge_info(document.info, info)
+    if upload:
+        document.info = document.info.undeclared()
     if not any(block.plain_text().strip() for block in document.blocks):
         raise LoaderError("aucun texte exploitable dans ce fichier")
     return document
@@ -76,11 +88,15 @@ def _merge_info(found: DocumentInfo, declared: DocumentInfo) -> DocumentInfo:
     return DocumentInfo(
         doc_id=declared.doc_id or found.doc_id,
         title=declared.title or found.title,
-        kind=declared.kind if declared.kind != "document" else found.kind,
+        kind=declared.kind if declared.kind != DOCUMENT_KIND else found.kind,
         year=declared.year if declared.year is not None else found.year,
         source=declared.source or found.source,
         publisher=declared.publisher or found.publisher,
         license=declared.license or found.license,
+        doc_type=declared.doc_type if declared.doc_type != DOCUMENT_TYPE else found.doc_type,
+        label=declared.label or found.label,
+        label_en=declared.label_en or found.label_en,
+        label_short=declared.label_short or found.label_short,
     )
 
 
@@ -90,10 +106,6 @@ def _year_in(*texts: object) -> int | None:
         if match:
             return int(match.group(1))
     return None
-
-
-def _kind(value: object) -> str:
-    return normalise_kind(value)
 
 
 def read_text_file(path: Path) -> tuple[str, list[str]]:
@@ -138,14 +150,19 @@ def load_markdown(path: Path) -> LoadedDocument:
     title = collapse(_HTML_TAG.sub(" ", str(meta.get("title") or "")))
     if not title:
         title = next(iter_headings(body), "") or path.stem
+    doc_type = collapse(str(_text_or_none(meta.get("type")) or "")) or DOCUMENT_TYPE
     info = DocumentInfo(
         doc_id=path.stem,
         title=title,
-        kind=_kind(meta.get("kind")),
+        kind=kind_key(meta.get("kind") or doc_type),
         year=_year_in(meta.get("year"), meta.get("date"), title),
         source=str(_text_or_none(meta.get("source_url")) or path.resolve()),
         publisher=_text_or_none(meta.get("publisher") or meta.get("author")),
         license=_text_or_none(meta.get("license")),
+        doc_type=doc_type,
+        label=_text_or_none(meta.get("label")),
+        label_en=_text_or_none(meta.get("label_en")),
+        label_short=_text_or_none(meta.get("label_short")),
     )
     blocks, parse_warnings = markdown_blocks(body, title)
     return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings + parse_warnings)
