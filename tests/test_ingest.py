@@ -592,3 +592,43 @@ def test_an_upload_cannot_take_a_shipped_documents_identity(tmp_path):
     barometer_only = reader.retrieve("protocole Zéphyr sauvegardes communes", filters={"kind": "barometre"})
     assert barometer_only and all(p.chunk.doc_id == "barometre-data-publica-2023" for p in barometer_only)
 
+
+def _pdf_with_title(path: Path, title: str | None) -> Path:
+    """A one-page PDF whose printed heading is « Plan de sobriété numérique » and whose /Title is ``title``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["pdf.fonttype"] = 42
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(path, metadata={"Title": title} if title is not None else {}) as pdf:
+        fig = plt.figure(figsize=(8.27, 11.69))
+        fig.text(0.1, 0.9, "Plan de sobriété numérique", fontsize=20, weight="bold")
+        fig.text(0.1, 0.84, "Les agents éteignent leurs postes de travail chaque soir pour réduire la consommation.", fontsize=10)
+        fig.text(0.1, 0.82, "La commune mesure chaque trimestre la consommation électrique de ses serveurs.", fontsize=10)
+        pdf.savefig(fig)
+        plt.close(fig)
+    return path
+
+
+def test_an_uploads_title_is_its_metadata_or_first_heading_not_its_file_name(tmp_path):
+    from ingest.pipeline import add_upload
+
+    settings = get_settings(index_dir=tmp_path / "index")
+    sent = tmp_path / "envoi"
+    sent.mkdir()
+    _pdf_with_title(sent / "scan_0042.pdf", "Stratégie numérique du territoire")
+    _pdf_with_title(sent / "export_v3.pdf", "Microsoft Word - export_v3.docx")  # a tool's placeholder
+    (sent / "notes-reunion.md").write_text(
+        "# Réunion du comité numérique\n\nLe comité valide le calendrier de migration des messageries des écoles.\n", encoding="utf-8"
+    )
+    for name in ("scan_0042.pdf", "export_v3.pdf", "notes-reunion.md"):
+        assert add_upload(sent / name, name, settings).ok, name
+    titles = {c.doc_id: c.title for c in current_chunks(tmp_path / "index")}
+    assert titles == {
+        "scan_0042": "Stratégie numérique du territoire",
+        "export_v3": "Plan de sobriété numérique",
+        "notes-reunion": "Réunion du comité numérique",
+    }
+

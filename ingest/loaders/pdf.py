@@ -918,6 +918,24 @@ def _open(path: Path):
     return reader, document
 
 
+# What authoring tools write in /Title when the author wrote none: the file's name, the
+# template's placeholder, the Word document it was exported from.
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(?:untitled|sans[ -]titre|titre|title|document ?\d*|diapositive ?\d*|présentation ?\d*|"
+    r"microsoft (?:word|powerpoint|excel) - .*|.*\.(?:docx?|odt|rtf|pptx?|odp|xlsx?|pdf|indd|tex|qxp))$",
+    re.IGNORECASE,
+)
+
+
+def meaningful_title(title: str, path: Path) -> bool:
+    """A /Title worth showing a reader: words, not a file name or a tool's placeholder."""
+    if len(re.findall(r"[^\W\d_]", title)) < 3 or _PLACEHOLDER_TITLE.match(title):
+        return False
+    if title.casefold() == path.stem.casefold():
+        return False
+    return not (" " not in title and re.search(r"[_.]", title))  # « rapport_final_v3 »
+
+
 def load_pdf(path: Path) -> LoadedDocument:
     from . import LoaderError, _year_in
 
@@ -954,9 +972,10 @@ def load_pdf(path: Path) -> LoadedDocument:
 
     metadata = reader.metadata or {}
     title = collapse(normalize(str(metadata.get("/Title") or ""))) if metadata else ""
-    if not title and pages and pages[0].segments:
-        largest = max(pages[0].segments, key=lambda s: s.size)
-        title = collapse(normalize(largest.text))
+    if not meaningful_title(title, path):
+        # The first page's largest words: the title as printed (a key figure set larger, « 59 % », is not one).
+        worded = [s for s in (pages[0].segments if pages else []) if len(re.findall(r"[^\W\d_]", s.text)) >= 3]
+        title = collapse(normalize(max(worded, key=lambda s: s.size).text)) if worded else ""
     hyphenated, words = _vocabulary(pages)
     assembler = _Assembler(title or path.stem, body_size, hyphenated, words)
     assembler.merge_headings = not from_outline
