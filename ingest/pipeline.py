@@ -193,6 +193,8 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool,
                 target.path,
                 target.info,
                 max_file_mb=settings.max_file_mb,
+                max_pages=settings.max_pages,
+                timeout=settings.parse_timeout,
                 upload=is_upload(target.path, settings),
             )
             chunks = chunk_document(document, content_hash, settings.chunk_size, settings.chunk_overlap)
@@ -329,6 +331,8 @@ def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool
         load_document(  # validates
             Path(uploaded),
             max_file_mb=min(settings.max_file_mb, settings.upload_max_mb),
+            max_pages=settings.max_pages,
+            timeout=settings.parse_timeout,
             upload=True,
         )
         if target.exists():

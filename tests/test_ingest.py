@@ -632,3 +632,30 @@ def test_an_uploads_title_is_its_metadata_or_first_heading_not_its_file_name(tmp
         "notes-reunion": "Réunion du comité numérique",
     }
 
+
+# --------------------------------------------------------------------------------------------
+# limits per document
+
+
+def test_a_pdf_over_the_page_limit_is_refused_by_name_and_the_rest_ingests(tmp_path):
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    index_dir = tmp_path / "index"
+    result = run_cli(str(BAROMETER_PDF), str(tmp_path / "a.md"), "--index", str(index_dir), "--quiet", NOTE_RAG_MAX_PAGES="5")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("erreur :")]
+    assert len(errors) == 1 and BAROMETER_PDF.name in errors[0], errors
+    assert "trop de pages (15) : limite 5 pages par document" in errors[0], errors
+    assert {c.doc_id for c in current_chunks(index_dir)} == {"a"}
+
+
+def test_a_pdf_that_takes_too_long_to_parse_is_stopped_between_pages(tmp_path):
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    settings = get_settings(index_dir=tmp_path / "index", parse_timeout=1e-9)  # over after the first page
+    report = build_index([BAROMETER_PDF, tmp_path / "a.md"], settings=settings, progress=False)
+    assert [d.doc_id for d in report.failed] == ["barometre-data-publica-2023"]
+    assert "analyse trop longue" in report.failed[0].error and "page 1 sur 15" in report.failed[0].error
+    assert "NOTE_RAG_PARSE_TIMEOUT" in report.failed[0].error
+    assert {c.doc_id for c in current_chunks(tmp_path / "index")} == {"a"}
+    with pytest.raises(LoaderError, match="NOTE_RAG_PARSE_TIMEOUT"):
+        load_document(BAROMETER_PDF, timeout=1e-9)
+    assert load_document(BAROMETER_PDF, max_pages=15, timeout=300).pages == 15

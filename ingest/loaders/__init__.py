@@ -8,6 +8,8 @@ the UI show as is (the readers are French; the message names what to do).
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +29,31 @@ class LoaderError(Exception):
     """A file that cannot be indexed; ``str(error)`` is a one-line French reason."""
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When parsing one document must be over (``NOTE_RAG_PARSE_TIMEOUT``).
+
+    Checked between pages, not by a signal or a thread: a pathological PDF (thousands of
+    tiny glyphs per page) stops at the next page boundary, on any platform and in any thread
+    (the UI parses uploads in worker threads, where signals cannot be used), and a test can
+    trigger it deterministically.
+    """
+
+    seconds: float
+    ends: float
+
+    @classmethod
+    def after(cls, seconds: float | None) -> "Deadline | None":
+        return None if seconds is None else cls(seconds, time.monotonic() + seconds)
+
+    def check(self, done: int, total: int) -> None:
+        if time.monotonic() > self.ends:
+            raise LoaderError(
+                f"analyse trop longue (plus de {self.seconds:g} s, arrêtée page {done} sur {total}) : "
+                "limite NOTE_RAG_PARSE_TIMEOUT"
+            )
+
+
 # --------------------------------------------------------------------------------------------
 # entry point
 
@@ -36,11 +63,14 @@ def load_document(
     info: DocumentInfo | None = None,
     max_file_mb: float | None = None,
     *,
+    max_pages: int | None = None,
+    timeout: float | None = None,
     upload: bool = False,
 ) -> LoadedDocument:
     """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says.
 
-    ``upload``: a file a reader sent from the UI, which keeps its own title and id
+    ``max_pages`` and ``timeout`` (seconds) bound the work one document may cost (paginated
+    formats); ``upload``: a file a reader sent from the UI, which keeps its own title and id
     but none of the kind and names its metadata declares (``DocumentInfo.undeclared``).
     """
     path = Path(path)
@@ -65,7 +95,10 @@ def load_document(
     if suffix == ".pdf":
         from .pdf import load_pdf
 
-        loader = load_pdf
+        deadline = Deadline.after(timeout)
+
+        def loader(pdf: Path) -> LoadedDocument:
+            return load_pdf(pdf, max_pages=max_pages, deadline=deadline)
     elif suffix in (".html", ".htm"):
         loader = load_html
     elif suffix == ".txt":
