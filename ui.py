@@ -122,10 +122,6 @@ def _mode_label(answer: dict[str, Any]) -> str:
     return MODE_SHORT.get(mode, mode)
 
 
-def _kind_label(kind: str | None) -> str:
-    return kinds.tag(kind)
-
-
 def _flag_figures(text: str, figures: list[str]) -> str:
     """Put ⚠ after each figure of the answer that no cited source contains."""
     for figure in figures:
@@ -256,7 +252,7 @@ def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None)
     if not citations and not answer.get("abstained"):
         parts.append("<div class='nr-empty'>Aucune source citée pour cette réponse.</div>")
     for citation in citations:
-        tags = [f"<span class='nr-tag'>{html.escape(_kind_label(citation.get('kind')))}</span>"]
+        tags = [f"<span class='nr-tag'>{html.escape(citation.get('doc_type') or kinds.DOCUMENT_TYPE)}</span>"]
         if citation.get("year"):
             tags.append(f"<span class='nr-tag'>{citation['year']}</span>")
         if citation.get("page") is not None:
@@ -349,10 +345,11 @@ def _filter_choices(assistant: Assistant) -> tuple[dict[str, list], str | None]:
     try:
         values = assistant.retriever.filter_values()
         documents = assistant.retriever.documents()
+        kind_choices = assistant.retriever.kind_choices()
     except Exception as error:  # noqa: BLE001
         return {"kind": [], "year": [], "doc_id": []}, _error_message(error)
     return {
-        "kind": [(_kind_label(k), k) for k in values.get("kind", [])],
+        "kind": kind_choices,
         "year": [(str(y), str(y)) for y in values.get("year", [])],
         "doc_id": [(f"{title} ({year})" if year else title, doc_id) for doc_id, title, _, year in sorted(documents, key=lambda d: d[1])],
     }, None
@@ -676,7 +673,7 @@ def launch(
     ``auth``: the accounts (``Users``, checked in constant time), or one (user, password).
     """
     if isinstance(auth, tuple):
-        auth = Users({}, {auth[0]: auth[1]}, "launch()")
+        auth = Users.one(auth[0], auth[1], "launch()")
     demo = build_ui(assistant, login_required=auth is not None)
     max_mb = assistant.settings.upload_max_mb
     demo.launch(

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=ANSWER_MODES, help="extractive | local | openai | ollama")
     parser.add_argument("--json", action="store_true", help="affiche la réponse complète en JSON")
     parser.add_argument("-k", type=int, help="nombre de passages retrouvés")
-    parser.add_argument("--kind", help="filtrer par type de document (note, barometre, annonce, temoignage)")
+    parser.add_argument("--kind", help="filtrer par type de document (sa clé kind dans corpus/sources.toml : barometre, annonce…)")
     parser.add_argument("--year", type=int, help="filtrer par année du document")
     args = parser.parse_args(argv)
 

@@ -6,7 +6,8 @@
     python -m assistant hash-password alice      # asks the password twice, prints alice:scrypt$…
 
 or, as before, a single ``user:password`` (kept for compatibility; the password then sits in
-the environment in clear). Hashes are scrypt (n=2^14, r=8, p=1, 16-byte random salt): about
+the environment in clear, but is hashed as soon as the setting is read, so that a login costs
+the same scrypt for it as for any other user). Hashes are scrypt (n=2^14, r=8, p=1, 16-byte random salt): about
 50 ms and 16 MB per try, which makes guessing slow. Passwords are compared with
 ``hmac.compare_digest``, and an unknown user costs the same hash as a known one, so neither
 the timing of an answer nor its delay tells an attacker which part was wrong.
@@ -68,24 +69,32 @@ _DUMMY = hash_password("note-rag: no such user", salt=b"\x00" * 16)
 
 @dataclass(frozen=True)
 class Users:
-    """The accounts of the UI. Called as ``users(name, password) -> bool`` (Gradio's ``auth``)."""
+    """The accounts of the UI. Called as ``users(name, password) -> bool`` (Gradio's ``auth``).
+
+    Every login runs one scrypt with the same parameters, whether the user exists or not and
+    whatever form the setting took: the delay of a refusal tells nothing.
+    """
 
     hashes: dict[str, str]  # user -> scrypt hash
-    plain: dict[str, str]  # user -> password (the ``user:password`` setting)
     origin: str  # where they come from, for messages
 
     def __call__(self, username: str, password: str) -> bool:
         username = (username or "").strip()
-        if username in self.plain:
-            return hmac.compare_digest(password.encode("utf-8"), self.plain[username].encode("utf-8"))
         if username in self.hashes:
             return verify_password(password, self.hashes[username])
         verify_password(password, _DUMMY)  # same cost as a real user: the delay tells nothing
         return False
 
+    @classmethod
+    def one(cls, user: str, password: str, origin: str) -> "Users":
+        """A single account given with its password in clear (``user:password``), hashed now
+        with the parameters of every other hash: a login then costs one scrypt, known user or
+        not (compared in clear, a known name was answered faster than an unknown one)."""
+        return cls({user.strip(): hash_password(password)}, origin)
+
     @property
     def names(self) -> list[str]:
-        return sorted({*self.hashes, *self.plain})
+        return sorted(self.hashes)
 
 
 def read_users_file(path: Path) -> Users:
@@ -111,7 +120,7 @@ def read_users_file(path: Path) -> Users:
         hashes[user] = encoded
     if not hashes:
         raise AuthError(f"{path} ne définit aucun utilisateur (lignes utilisateur:empreinte, « python -m assistant hash-password »)")
-    return Users(hashes, {}, str(path))
+    return Users(hashes, str(path))
 
 
 def load_users(value: str | None) -> Users | None:
@@ -129,7 +138,7 @@ def load_users(value: str | None) -> Users | None:
             "NOTE_RAG_AUTH doit être le chemin d'un fichier d'utilisateurs (lignes utilisateur:empreinte, "
             "créées par « python -m assistant hash-password ») ou utilisateur:motdepasse"
         )
-    return Users({}, {user.strip(): password}, "NOTE_RAG_AUTH")
+    return Users.one(user, password, "NOTE_RAG_AUTH")
 
 
 def hash_password_main(argv: list[str]) -> int:

@@ -32,7 +32,7 @@ def compose(selection: Selection, language: str, numbers: dict[str, int]) -> str
         if chunk.doc_id == previous_doc:
             lines.append(quote)
             continue
-        label = source_label(chunk.kind, chunk.year, chunk.title, language)
+        label = source_label(chunk, language)
         if language == "en":
             intro = f"According to {label}:" if not lines else f"{label[0].upper()}{label[1:]} states:"
         else:

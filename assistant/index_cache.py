@@ -15,22 +15,28 @@ assembled with array operations and stored too. So:
 Cache files are keyed by the stemmer's source and this module's format: changing either
 rebuilds them. Files are written to a temporary name then renamed, so readers in other
 processes never see half a file; a folder that cannot be written only costs the speed-up.
+
+Cache files hold data only, never code: numeric arrays of a few fixed types and UTF-8 JSON
+(see ``_write``). Whoever can write to the index folder can at worst alter data (as they could
+alter the index itself; a file whose arrays do not fit together is rebuilt), never make the
+application run anything. Files of the earlier format (``.pkl``) are never opened: no name
+this module reads ends that way, and the format is part of the folder's name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
-import pickle
 import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -44,10 +50,12 @@ from .lexical import tokens
 
 log = logging.getLogger("note_rag.index_cache")
 
-FORMAT = "2"
+FORMAT = "3"  # 3: numeric arrays and JSON (2: a Python object serialisation, which can run code when read)
+SUFFIX = ".cache"
 K1, B = 1.5, 0.75  # bm25s defaults (Lucene variant), which the retriever was tuned with
 EMPTY = "∅"  # stands for a chunk without any stem, as before
 KEEP_GENERATIONS = 3
+T = TypeVar("T")
 
 
 class SparseBM25:
@@ -98,12 +106,20 @@ class SparseBM25:
                 scores[self.indices[start:end]] += self.data[start:end]  # rows are unique in a column
         return scores
 
-    def state(self) -> dict[str, Any]:
-        return {"data": self.data, "indices": self.indices, "indptr": self.indptr, "num_docs": self.num_docs, "df": self.df}
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"bm25_data": self.data, "bm25_indices": self.indices, "bm25_indptr": self.indptr, "bm25_df": self.df}
 
     @classmethod
-    def from_state(cls, terms: list[str], state: dict[str, Any]) -> "SparseBM25":
-        return cls(terms, state["data"], state["indices"], state["indptr"], state["num_docs"], state["df"])
+    def from_arrays(cls, terms: list[str], num_docs: int, arrays: dict[str, np.ndarray]) -> "SparseBM25":
+        bm25 = cls(terms, arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"], num_docs, arrays["bm25_df"])
+        _expect(
+            len(bm25.indptr) == len(terms) + 1
+            and len(bm25.df) == len(terms)
+            and int(bm25.indptr[-1]) == len(bm25.data) == len(bm25.indices)
+            and bool(np.all(np.diff(bm25.indptr) >= 0))
+            and (not len(bm25.indices) or (int(bm25.indices.min()) >= 0 and int(bm25.indices.max()) < num_docs))
+        )
+        return bm25
 
 
 @dataclass
@@ -141,6 +157,18 @@ class VersionData:
             lengths=np.asarray(lengths, dtype=np.int32),
         )
 
+    def to_file(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {"records": [list(record) for record in self.records], "terms": self.terms}
+        return meta, {"indptr": self.indptr, "indices": self.indices, "counts": self.counts, "lengths": self.lengths}
+
+    @classmethod
+    def from_file(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "VersionData":
+        records = [(str(i), str(t), dict(m)) for i, t, m in meta["records"]]
+        data = cls(records, [str(t) for t in meta["terms"]], arrays["indptr"], arrays["indices"], arrays["counts"], arrays["lengths"])
+        _check_rows(data.indptr, data.indices, data.lengths, len(records), len(data.terms))
+        _expect(len(data.counts) == len(data.indices))
+        return data
+
 
 @dataclass
 class LoadedIndex:
@@ -168,26 +196,24 @@ class _Known:
     tf: np.ndarray
     lengths: np.ndarray
 
-    def state(self, bm25: SparseBM25) -> dict[str, Any]:
-        columns = [[getattr(c, name) for c in self.chunks] for name in FIELDS]
-        return {
-            "fields": FIELDS,
-            "columns": columns,
-            "versions": self.versions,
-            "terms": self.terms,
-            "indptr": self.indptr,
-            "cols": self.cols,
-            "tf": self.tf,
-            "lengths": self.lengths,
-            "bm25": bm25.state(),
-        }
+    def to_file(self, bm25: SparseBM25) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        columns, codes = _encode_columns({name: [getattr(c, name) for c in self.chunks] for name in FIELDS})
+        meta = {"fields": FIELDS, "columns": columns, "versions": self.versions, "terms": self.terms, "num_docs": bm25.num_docs}
+        arrays = {"indptr": self.indptr, "cols": self.cols, "tf": self.tf, "lengths": self.lengths, **bm25.arrays(), **codes}
+        return meta, arrays
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "_Known | None":
-        if state.get("fields") != FIELDS:
+    def from_file(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "tuple[_Known, SparseBM25] | None":
+        """The generation and its BM25 matrix; None for a file of other chunk fields (rebuilt)."""
+        if meta.get("fields") != FIELDS:
             return None
-        chunks = [StoredChunk(*row) for row in zip(*state["columns"])]
-        return cls(state["versions"], chunks, state["terms"], state["indptr"], state["cols"], state["tf"], state["lengths"])
+        chunks = [StoredChunk(*row) for row in zip(*_decode_columns(meta["columns"], arrays, FIELDS))]
+        terms = [str(t) for t in meta["terms"]]
+        versions = [(str(v), int(start), int(end)) for v, start, end in meta["versions"]]
+        known = cls(versions, chunks, terms, arrays["indptr"], arrays["cols"], arrays["tf"], arrays["lengths"])
+        _check_rows(known.indptr, known.cols, known.lengths, len(chunks), len(terms))
+        _expect(len(known.tf) == len(known.cols) and all(0 <= a <= b <= len(chunks) for _, a, b in versions))
+        return known, SparseBM25.from_arrays(terms, len(chunks), arrays)
 
 
 def _fingerprint() -> str:
@@ -198,21 +224,112 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def _write(path: Path, value: Any) -> None:
+class DamagedCache(ValueError):
+    """A cache file whose arrays do not fit together: it is rebuilt, never used."""
+
+
+def _expect(condition: bool) -> None:
+    if not condition:
+        raise DamagedCache("tableaux incohérents")
+
+
+def _check_rows(indptr: np.ndarray, columns: np.ndarray, lengths: np.ndarray, rows: int, terms: int) -> None:
+    """A CSR matrix of ``rows`` rows over ``terms`` stems, as this module writes it: a file
+    that passes cannot make a search index out of bounds."""
+    _expect(
+        len(indptr) == rows + 1
+        and len(lengths) == rows
+        and int(indptr[0]) == 0
+        and int(indptr[-1]) == len(columns)
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (not len(columns) or (int(columns.min()) >= 0 and int(columns.max()) < terms))
+    )
+
+
+def _encode_columns(columns: dict[str, list]) -> tuple[dict[str, dict[str, list]], dict[str, np.ndarray]]:
+    """Chunk fields as JSON: a column of few distinct values (title, kind, label: one per
+    document) as its values and an array of codes, the others (text, id) as they are."""
+    spec: dict[str, dict[str, list]] = {}
+    codes: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        index: dict[Any, int] = {}
+        numbers = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+        if len(index) > len(values) // 2:
+            spec[name] = {"values": values}
+        else:
+            spec[name] = {"distinct": list(index)}
+            codes[f"codes_{name}"] = numbers
+    return spec, codes
+
+
+def _decode_columns(spec: dict[str, dict[str, list]], arrays: dict[str, np.ndarray], names: list[str]) -> list[list]:
+    columns: list[list] = []
+    for name in names:
+        column = spec[name]
+        if "values" in column:
+            columns.append(list(column["values"]))
+            continue
+        distinct, numbers = column["distinct"], arrays[f"codes_{name}"]
+        _expect(not len(numbers) or (int(numbers.min()) >= 0 and int(numbers.max()) < len(distinct)))
+        columns.append([distinct[0]] * len(numbers) if len(distinct) == 1 else [distinct[i] for i in numbers.tolist()])
+    _expect(len({len(c) for c in columns}) <= 1)
+    return columns
+
+
+# A cache file: MAGIC, the length of a JSON header (8 bytes, little-endian), the header
+# ({"format", "meta", "arrays": [[name, dtype, length], ...]}), then each array's raw bytes,
+# padded to 8 bytes. Only the numeric types below can be named, so reading a file, whoever
+# wrote it, builds numbers and JSON values and nothing else. Not NumPy's .npz: its zip layer
+# checks a CRC over every byte, which made a 100k-chunk generation 0.4 s slower to open.
+MAGIC = b"note-rag reader cache\n"
+DTYPES = {name: np.dtype(name) for name in ("<i4", "<i8", "<f4", "<f8")}
+_ALIGN = 8
+
+
+def _write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """``meta`` (JSON) and numeric ``arrays`` in one file, written whole or not at all."""
+    layout = []
+    for name, array in arrays.items():
+        kind = array.dtype.newbyteorder("<").str  # written little-endian whatever the machine
+        if kind not in DTYPES or array.ndim != 1:
+            raise TypeError(f"cache: {name} is not a flat array of {', '.join(DTYPES)} ({array.dtype}, {array.ndim} dimensions)")
+        layout.append([name, kind, int(len(array))])
+    header = json.dumps({"format": FORMAT, "meta": meta, "arrays": layout}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False) as handle:
+        handle.write(MAGIC + len(header).to_bytes(8, "little") + header)
+        handle.write(b"\0" * (-handle.tell() % _ALIGN))
+        for (name, kind, _), array in zip(layout, arrays.values()):
+            data = np.ascontiguousarray(array, dtype=DTYPES[kind]).tobytes()
+            handle.write(data + b"\0" * (-len(data) % _ALIGN))
         temporary = Path(handle.name)
     os.replace(temporary, path)
 
 
-def _read(path: Path) -> Any | None:
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """(meta, arrays) of a cache file, or None when it is absent, of another format or damaged."""
     try:
         with path.open("rb") as handle:
-            return pickle.load(handle)
+            if handle.read(len(MAGIC)) != MAGIC:
+                raise DamagedCache("pas un fichier de cache de note-rag")
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size).decode("utf-8"))
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                return None
+            handle.seek(-handle.tell() % _ALIGN, os.SEEK_CUR)
+            body = np.fromfile(handle, dtype=np.uint8)
+        arrays: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, kind, length in header["arrays"]:
+            dtype = DTYPES[kind]  # a KeyError for any other type: the file is refused
+            end = offset + int(length) * dtype.itemsize
+            _expect(0 <= int(length) and end <= len(body))
+            arrays[str(name)] = body[offset:end].view(dtype)
+            offset = end + (-end % _ALIGN)
+        return header["meta"], arrays
     except FileNotFoundError:
         return None
-    except Exception as error:  # noqa: BLE001 - a damaged cache file is rebuilt, never trusted
+    except Exception as error:  # noqa: BLE001 - a damaged or foreign cache file is rebuilt, never trusted
         log.warning("cache illisible, reconstruit : %s (%s)", path, error)
         return None
 
@@ -232,24 +349,23 @@ class ReaderCache:
         if self._saving is not None:
             self._saving.join()
 
-    def _save(self, path: Path, value: Any) -> None:
+    def _save(self, path: Path, contents: tuple[dict[str, Any], dict[str, np.ndarray]]) -> None:
         if not self.writable:
             return
         try:
-            _write(path, value)
+            _write(path, *contents)
         except OSError as error:
             self.writable = False
             log.warning("cache de lecture non écrit dans %s (%s) : chaque démarrage relira l'index", self.root, error)
 
     def _path(self, generation: Generation) -> Path:
-        return self.root / f"g{generation.number}-{generation.uid}.pkl"
+        return self.root / f"g{generation.number}-{generation.uid}{SUFFIX}"
 
     def load(self, generation: Generation) -> LoadedIndex:
         path = self._path(generation)
-        state = _read(path)
-        known = _Known.from_state(state) if state is not None else None
-        if known is not None:
-            bm25 = SparseBM25.from_state(known.terms, state["bm25"])
+        found = _from_file(path, _Known.from_file)
+        if found is not None:
+            known, bm25 = found
             self._known = known
             return LoadedIndex(known.chunks, bm25, bm25.idf_table(), "disk")
         known = self._assemble(generation, self._known or self._latest_file())
@@ -262,19 +378,19 @@ class ReaderCache:
         return LoadedIndex(known.chunks, bm25, bm25.idf_table(), "built")
 
     def _save_generation(self, path: Path, known: _Known, bm25: SparseBM25, generation: Generation) -> None:
-        self._save(path, known.state(bm25))
+        self._save(path, known.to_file(bm25))
         self._prune(generation)
 
     def _latest_file(self) -> _Known | None:
         """The newest generation this machine cached (a reader restarted after an ingest)."""
         try:
-            files = sorted(self.root.glob("g*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+            files = sorted(self.root.glob(f"g*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
         except OSError:
             return None
         for candidate in files[:1]:
-            state = _read(candidate)
-            if state is not None:
-                return _Known.from_state(state)
+            found = _from_file(candidate, _Known.from_file)
+            if found is not None:
+                return found[0]
         return None
 
     def _assemble(self, generation: Generation, previous: _Known | None) -> _Known:
@@ -329,7 +445,7 @@ class ReaderCache:
         found: dict[str, VersionData] = {}
         missing: list[str] = []
         for version in wanted:
-            cached = _read(self.root / "versions" / f"{version}.pkl")
+            cached = _from_file(self.root / "versions" / f"{version}{SUFFIX}", VersionData.from_file)
             if cached is None:
                 missing.append(version)
             else:
@@ -342,7 +458,7 @@ class ReaderCache:
                     grouped[version or missing[0]].append((chunk_id, text or "", meta or {}))
             for version, records in grouped.items():
                 data = VersionData.from_records(records)
-                self._save(self.root / "versions" / f"{version}.pkl", data)
+                self._save(self.root / "versions" / f"{version}{SUFFIX}", data.to_file())
                 found[version] = data
         return found
 
@@ -353,13 +469,26 @@ class ReaderCache:
             return
         try:
             now = time.time()
-            files = sorted(self.root.glob("g*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+            files = sorted(self.root.glob(f"g*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
             for old in files[KEEP_GENERATIONS:]:
                 if now - old.stat().st_mtime > 3600:
                     old.unlink(missing_ok=True)
             live = set((generation.versions or {}).values())
-            for old in (self.root / "versions").glob("*.pkl"):
+            for old in (self.root / "versions").glob(f"*{SUFFIX}"):
                 if old.stem not in live and now - old.stat().st_mtime > 3600:
                     old.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+
+def _from_file(path: Path, parse: Callable[[dict[str, Any], dict[str, np.ndarray]], T]) -> T | None:
+    """What ``parse`` makes of a cache file; None when the file is absent, foreign or damaged."""
+    contents = _read(path)
+    if contents is None:
+        return None
+    try:
+        return parse(*contents)
+    except Exception as error:  # noqa: BLE001 - see _read
+        log.warning("cache illisible, reconstruit : %s (%s)", path, error)
+        return None

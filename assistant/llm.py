@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.kinds import short_label
+from ingest.kinds import Named, short_label
 from ingest.settings import Settings
 
 
@@ -219,10 +219,9 @@ Nouvelle question : {question}
 Question autonome :"""
 
 
-def unit_header(kind: str, title: str, year: int | None, page: int | None) -> str:
+def unit_header(doc: Named, page: int | None) -> str:
     """"baromètre 2023, p. 12": what a unit comes from and when, in a few tokens."""
-    label = short_label(kind, title)
-    return f"{label}{f' {year}' if year else ''}{f', p. {page}' if page is not None else ''}"
+    return f"{short_label(doc)}{f' {doc.year}' if doc.year else ''}{f', p. {page}' if page is not None else ''}"
 
 
 def condense_messages(question: str, history: list[dict[str, str]]) -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ingest.kinds import DOCUMENT_TYPE
+
 
 class Restart(str):
     """An empty delta of ``Assistant.stream`` meaning "discard the draft streamed so far".
@@ -36,6 +38,7 @@ class Citation:
     file_path: str | None = None  # local file, for page previews of PDFs
     # The sentences of the passage that support the answer (highlighted in the UI).
     highlights: list[str] = field(default_factory=list)
+    doc_type: str = DOCUMENT_TYPE  # the document's declared type tag (« Baromètre »), shown beside it
 
     def label(self) -> str:
         """Short reference for humans: "Titre (2023), p. 4 — Section"."""

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.embeddings import NoteRagEmbeddings, get_embeddings
+from ingest.kinds import kind_choices
 from ingest.settings import Settings
 from ingest.store import Generation, IndexStore, StoredChunk, split_record_id
 
@@ -231,6 +232,10 @@ class HybridRetriever:
         for chunk in self.refresh().chunks:
             seen.setdefault(chunk.doc_id, (chunk.doc_id, chunk.title, chunk.kind, chunk.year))
         return list(seen.values())
+
+    def kind_choices(self) -> list[tuple[str, str]]:
+        """(type tag shown, kind) of the indexed documents, for the UI's document-type filter."""
+        return kind_choices({(chunk.kind, chunk.doc_type) for chunk in self.refresh().chunks})
 
     # -- search --------------------------------------------------------------------------------
 

@@ -286,6 +286,7 @@ class Assistant:
             doc_id=chunk.doc_id,
             title=chunk.title,
             kind=chunk.kind,
+            doc_type=chunk.doc_type,
             year=chunk.year,
             page=chunk.page,
             section=chunk.section,
@@ -440,7 +441,7 @@ class Assistant:
                 ordered = sorted((e.unit for e in selection.evidence if e.passage.chunk.id == chunk_id), key=lambda r: r.position)
             chosen = [i for i, r in enumerate(ordered) if r.id in selected[chunk_id]]
             keep = {j for i in chosen for j in range(i - self.NEIGHBOURS, i + self.NEIGHBOURS + 1) if 0 <= j < len(ordered)}
-            header = unit_header(passage.chunk.kind, passage.chunk.title, passage.chunk.year, passage.chunk.page)
+            header = unit_header(passage.chunk, passage.chunk.page)
             for j in sorted(keep):
                 clean = sanitize_passage(ordered[j].text).strip()
                 if clean:

@@ -7,9 +7,11 @@ up to the citation shown to the reader, speaks the same language.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+
+from .kinds import DOCUMENT_KIND, DOCUMENT_TYPE
 
 BlockRole = Literal["text", "caption", "list", "table", "label"]
 UnitKind = Literal["sentence", "list", "row", "caption", "label"]
@@ -21,11 +23,25 @@ class DocumentInfo:
 
     doc_id: str  # file stem: stable, readable, used in filters and evals
     title: str
-    kind: str = "document"
+    kind: str = DOCUMENT_KIND  # filter key (a slug)
     year: int | None = None
     source: str = ""  # path inside the corpus, or URL of a remote source
     publisher: str | None = None
     license: str | None = None
+    # How answers and the UI name it, as declared (manifest, front matter); see ingest.kinds.
+    doc_type: str = DOCUMENT_TYPE  # tag next to a citation: « Baromètre »
+    label: str | None = None  # « D'après {label} 2023 : »
+    label_en: str | None = None  # "According to {label_en} 2023:"
+    label_short: str | None = None  # passage header in LLM prompts
+
+    def undeclared(self) -> "DocumentInfo":
+        """The same document without the kind and names it declares about itself.
+
+        For files readers upload: their front matter could claim a shipped document's type or
+        label (« le baromètre de l'Observatoire Data Publica »), and answers would then quote
+        an upload as that document. Their own title, id and year stay.
+        """
+        return replace(self, kind=DOCUMENT_KIND, doc_type=DOCUMENT_TYPE, label=None, label_en=None, label_short=None)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from .sources import SourceError, obtain, read_manifest
 from .store import IndexStore, WriteLock, index_lock, writer_id
 
 # Bump when loaders or chunking change what they produce: every document is then re-chunked.
-PIPELINE_VERSION = "5"  # 5: PDF tables whose header is set tight or whose cells wrap (4: titles embedded)
+PIPELINE_VERSION = "6"  # 6: chunks carry the declared type and labels (5: PDF tables set tight; 4: titles embedded)
 
 
 @dataclass
@@ -53,6 +53,15 @@ class Target:
 def uploads_dir(settings: Settings) -> Path:
     """Files added from the UI: part of the corpus on every full ingest."""
     return Path(settings.index_dir) / "uploads"
+
+
+def is_upload(path: Path, settings: Settings) -> bool:
+    """A file a reader sent from the UI (it lives in uploads/), whichever run indexes it: it
+    keeps its own title and id but never the kind or names its metadata claims."""
+    try:
+        return path.resolve().is_relative_to(uploads_dir(settings).resolve())
+    except OSError:
+        return False
 
 
 def corpus_targets(settings: Settings) -> list[Target]:
@@ -180,7 +189,14 @@ def _build(paths, embeddings, rebuild: bool, settings: Settings, progress: bool,
                 result.status, result.chunks, result.pages = "unchanged", int(old.get("chunks") or 0), old.get("pages")
                 kept.append(target.doc_id)
                 continue
-            document = load_document(target.path, target.info, max_file_mb=settings.max_file_mb)
+            document = load_document(
+                target.path,
+                target.info,
+                max_file_mb=settings.max_file_mb,
+                max_pages=settings.max_pages,
+                timeout=settings.parse_timeout,
+                upload=is_upload(target.path, settings),
+            )
             chunks = chunk_document(document, content_hash, settings.chunk_size, settings.chunk_overlap)
         except LoaderError as error:
             result.status, result.error = "failed", str(error)
@@ -308,9 +324,17 @@ def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool
     name = Path(filename).name
     if Path(name).suffix.lower() not in UPLOAD_EXTENSIONS:
         raise LoaderError(f"type de fichier refusé « {Path(name).suffix or name} » : PDF, Markdown ou texte seulement")
+    if Path(name).stem in _manifest_ids(settings):
+        raise LoaderError(f"« {Path(name).stem} » est le nom d'un document du corpus : renommez le fichier avant de l'envoyer")
     target = uploads_dir(settings) / name
     with writing(settings) as (store, lock):
-        load_document(Path(uploaded), max_file_mb=min(settings.max_file_mb, settings.upload_max_mb))  # validates
+        load_document(  # validates
+            Path(uploaded),
+            max_file_mb=min(settings.max_file_mb, settings.upload_max_mb),
+            max_pages=settings.max_pages,
+            timeout=settings.parse_timeout,
+            upload=True,
+        )
         if target.exists():
             if file_sha256(target) == file_sha256(Path(uploaded)):
                 return _build([target], None, False, settings, progress, store, lock)  # the same file again: unchanged
@@ -333,3 +357,12 @@ def add_upload(uploaded: Path, filename: str, settings: Settings, progress: bool
             target.unlink(missing_ok=True)
             raise LoaderError(report.failed[0].error or "échec de l'indexation")
         return report
+
+
+def _manifest_ids(settings: Settings) -> set[str]:
+    """Ids of corpus/sources.toml, which an upload may not take even before they are indexed
+    (a remote source still offline): the next full ingest would otherwise refuse one of them."""
+    try:
+        return {source.id for source in read_manifest(settings.sources_file)}
+    except SourceError:
+        return set()

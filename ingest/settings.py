@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     mirror: Path | None = Field(default=None, description="Local folder holding remote sources, matched by file name.")
     fetch_timeout: float = Field(default=20.0, description="Seconds before a remote download gives up.")
     max_file_mb: float = Field(default=50.0, description="Files larger than this are refused.")
+    max_pages: int = Field(default=2000, ge=1, description="Documents with more pages are refused (a PDF bomb costs nothing).")
+    parse_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds one document may take to parse (checked between pages); then it is refused."
+    )
     chunk_size: int = Field(default=600, description="Target chunk length in characters.")
     chunk_overlap: int = Field(default=0, description="Overlap in characters (0: sentence-aligned chunks).")
     crash_test_pause: float | None = Field(default=None, description="Tests only: seconds to wait before switching generations.")

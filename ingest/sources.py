@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .kinds import DOCUMENT_TYPE, kind_key
 from .models import DocumentInfo, file_sha256
 from .settings import Settings
 
@@ -40,6 +41,10 @@ class Source:
     url: str | None = None
     sha256: str | None = None
     filename: str | None = None  # name in the cache and in a mirror (default: the URL's)
+    doc_type: str = DOCUMENT_TYPE  # the manifest's ``type``
+    label: str | None = None
+    label_en: str | None = None
+    label_short: str | None = None
 
     @property
     def local_name(self) -> str:
@@ -60,7 +65,14 @@ class Source:
             source=self.url or (self.path or ""),
             publisher=self.publisher,
             license=self.license,
+            doc_type=self.doc_type,
+            label=self.label,
+            label_en=self.label_en,
+            label_short=self.label_short,
         )
+
+
+NAME_KEYS = ("type", "label", "label_en", "label_short")  # how answers and the UI name a document
 
 
 def read_manifest(path: Path) -> list[Source]:
@@ -73,16 +85,24 @@ def read_manifest(path: Path) -> list[Source]:
         raise SourceError(f"{path} : TOML invalide ({error})") from error
     sources: list[Source] = []
     for number, entry in enumerate(data.get("source", []), start=1):
-        missing = [key for key in ("id", "title", "kind") if not entry.get(key)]
+        missing = [key for key in ("id", "title") if not entry.get(key)]
         if missing or not (entry.get("path") or entry.get("url")):
             raise SourceError(
-                f"{path}, source n°{number} : il faut id, title, kind et path ou url (manquant : {', '.join(missing) or 'path/url'})"
+                f"{path}, source n°{number} : il faut id, title et path ou url (manquant : {', '.join(missing) or 'path/url'})"
             )
+        names = {key: entry.get(key) for key in NAME_KEYS}
+        wrong = [key for key, value in names.items() if value is not None and not (isinstance(value, str) and value.strip())]
+        if wrong:
+            raise SourceError(f"{path}, source n°{number} ({entry['id']}) : {', '.join(wrong)} doit être un texte non vide")
         sources.append(
             Source(
                 id=str(entry["id"]),
                 title=str(entry["title"]),
-                kind=str(entry["kind"]),
+                kind=kind_key(entry.get("kind") or names["type"]),  # an undeclared type gives "document"
+                doc_type=(names["type"] or DOCUMENT_TYPE).strip(),
+                label=names["label"],
+                label_en=names["label_en"],
+                label_short=names["label_short"],
                 year=int(entry["year"]) if entry.get("year") else None,
                 publisher=entry.get("publisher"),
                 license=entry.get("license"),

@@ -54,6 +54,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from .kinds import DOCUMENT_TYPE
 from .models import Chunk, embedding_text
 from .settings import Settings, offline_environment
 
@@ -106,6 +107,11 @@ class StoredChunk:
     doc_pages: int | None = None
     version: str | None = None  # the document version holding it (None: first index layout)
     sentence_ids: str | None = None  # JSON list of its sentence records' ids (fetched by id: fast)
+    # How answers and the UI name its document (ingest.kinds): declared, never guessed.
+    doc_type: str = DOCUMENT_TYPE
+    label: str | None = None
+    label_en: str | None = None
+    label_short: str | None = None
 
     @classmethod
     def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> "StoredChunk":
@@ -126,6 +132,10 @@ class StoredChunk:
             doc_pages=meta.get("doc_pages"),
             version=meta.get("version"),
             sentence_ids=meta.get("sentence_ids"),
+            doc_type=str(meta.get("doc_type") or DOCUMENT_TYPE),
+            label=meta.get("label"),
+            label_en=meta.get("label_en"),
+            label_short=meta.get("label_short"),
         )
 
     def embedding_text(self) -> str:
@@ -138,6 +148,7 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "doc_id": chunk.doc.doc_id,
         "title": chunk.doc.title,
         "kind": chunk.doc.kind,
+        "doc_type": chunk.doc.doc_type,
         "section": chunk.section,
         "source": chunk.doc.source,
         "position": chunk.position,
@@ -150,6 +161,9 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         ("license", chunk.doc.license),
         ("file_path", chunk.file_path),
         ("doc_pages", chunk.doc_pages),
+        ("label", chunk.doc.label),
+        ("label_en", chunk.doc.label_en),
+        ("label_short", chunk.doc.label_short),
     )
     for key, value in optional:
         if value is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.index_cache import SUFFIX
 from ingest import build_index
 from ingest.settings import get_settings
 from ingest.store import IndexStore, LeaseLost, ServerLease
@@ -231,13 +232,13 @@ def test_a_reader_starts_from_its_cache_and_reads_only_a_new_document(tmp_path):
     assert reader.retriever.refresh().source == "built"
     reader.retriever.cache.flush()  # written in the background
     assert Assistant(index_dir=index_dir).retriever.refresh().source == "disk", "a second start reads the cache"
-    versions = {p.name for p in (index_dir / "cache").rglob("versions/*.pkl")}
+    versions = {p.name for p in (index_dir / "cache").rglob(f"versions/*{SUFFIX}")}
     assert len(versions) == 2
 
     build_index([tmp_path / "c.md"], index_dir=index_dir, progress=False)
     answer = reader.ask("Que publient les intercommunalités en temps réel ?")  # the running reader moves on
     assert answer.citations and answer.citations[0].doc_id == "c"
-    added = {p.name for p in (index_dir / "cache").rglob("versions/*.pkl")} - versions
+    added = {p.name for p in (index_dir / "cache").rglob(f"versions/*{SUFFIX}")} - versions
     assert len(added) == 1, "only the new document was read and stemmed"
 
 
@@ -264,7 +265,7 @@ def test_the_cached_lexical_index_scores_exactly_as_bm25s(tmp_path):
         """A reader started now, whose machine cached only the previous generation."""
         running.retriever.cache.flush()
         generation = running.retriever.refresh().generation
-        for path in (index_dir / "cache").rglob(f"g{generation.number}-{generation.uid}.pkl"):
+        for path in (index_dir / "cache").rglob(f"g{generation.number}-{generation.uid}{SUFFIX}"):
             path.unlink()
         return Assistant(index_dir=index_dir).retriever.refresh()
 
@@ -307,3 +308,103 @@ def test_an_index_of_the_first_layout_is_read_then_migrated(tmp_path):
     assert not generation.legacy and set(generation.entries) == {"a", "b"}
     assert Assistant(index_dir=index_dir).ask(QUESTION_B).citations[0].doc_id == "b"
     assert {c.doc_id for c in current_chunks(index_dir)} == {"a", "b"}
+
+
+class _Planted:
+    """What a malicious cache file would hold: loading it with Python's object serialisation
+    opens (creates) ``marker``, standing for any code an attacker would run."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_cache_file_planted_in_the_index_folder_runs_no_code(tmp_path):
+    """Files that would run code when loaded, under every name the reader cache reads or read
+    before (``.cache`` now, ``.pkl`` formerly), are refused: the reader rebuilds and answers."""
+    import pickle
+
+    from assistant import Assistant
+
+    index_dir = tmp_path / "index"
+    for name, text in (("a", DOC_A), ("b", DOC_B)):
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    build_index([tmp_path / "a.md", tmp_path / "b.md"], index_dir=index_dir, progress=False)
+    first = Assistant(index_dir=index_dir)
+    first.retriever.refresh()
+    first.retriever.cache.flush()
+    written = sorted((index_dir / "cache").rglob(f"*{SUFFIX}"))
+    assert len(written) == 3, written  # the generation and its two document versions
+
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps(_Planted(marker))
+    pickle.loads(pickle.dumps(_Planted(tmp_path / "proof")))
+    assert (tmp_path / "proof").exists(), "the payload does run code when loaded that way"
+    for path in written:
+        path.write_bytes(payload)  # the names read now
+        path.with_suffix(".pkl").write_bytes(payload)  # the names the first format read
+    generation = first.retriever.refresh().generation
+    assert (first.retriever.cache.root / f"g{generation.number}-{generation.uid}.pkl").exists()
+
+    reader = Assistant(index_dir=index_dir)
+    assert reader.ask(QUESTION_A).citations[0].doc_id == "a"
+    assert reader.retriever.refresh().source == "built", "the planted files were not used"
+    reader.retriever.cache.flush()
+    assert not marker.exists(), "a planted cache file ran code"
+    assert Assistant(index_dir=index_dir).retriever.refresh().source == "disk", "the cache was rewritten, in its own format"
+    assert not marker.exists()
+
+
+def test_a_damaged_cache_file_is_rebuilt_not_used(tmp_path):
+    """A cache file cut short (a full disk) or whose arrays do not fit together is read again from Chroma."""
+    from assistant import Assistant
+    from assistant.index_cache import _read, _write
+
+    index_dir = tmp_path / "index"
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    build_index([tmp_path / "a.md"], index_dir=index_dir, progress=False)
+    first = Assistant(index_dir=index_dir)
+    first.retriever.refresh()
+    first.retriever.cache.flush()
+    generation_file = next(p for p in (index_dir / "cache").rglob(f"g*{SUFFIX}"))
+    meta, arrays = _read(generation_file)
+    arrays["bm25_indices"] = arrays["bm25_indices"] + 10_000  # rows past the last chunk
+    _write(generation_file, meta, arrays)
+    for path in (index_dir / "cache").rglob(f"versions/*{SUFFIX}"):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    reader = Assistant(index_dir=index_dir)
+    assert reader.ask(QUESTION_A).citations[0].doc_id == "a"
+    assert reader.retriever.refresh().source == "built"
+
+
+# --------------------------------------------------------------------------------------------
+# logins
+
+
+def test_every_login_costs_one_scrypt_known_user_or_not(monkeypatch, tmp_path):
+    """The single-account setting (user:password) is hashed when read: a wrong password for a
+    known user and any password for an unknown one both go through the same scrypt."""
+    from assistant import auth
+
+    calls: list[tuple[int, int, int, int]] = []
+    real = auth._scrypt
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+        calls.append((n, r, p, length))
+        return real(password, salt, n, r, p, length)
+
+    monkeypatch.setattr(auth, "_scrypt", counted)
+    users = auth.load_users("alice:cheval-correct-1")
+    assert calls == [(auth.N, auth.R, auth.P, 32)], "hashed once, when the setting is read"
+    assert "cheval-correct-1" not in repr(users), "the password is not kept in clear"
+    for name, password, accepted in (
+        ("alice", "cheval-correct-1", True),
+        ("alice", "mauvais-mot-de-passe", False),
+        ("mallory", "cheval-correct-1", False),
+        ("", "", False),
+    ):
+        calls.clear()
+        assert users(name, password) is accepted
+        assert calls == [(auth.N, auth.R, auth.P, 32)], (name, calls)

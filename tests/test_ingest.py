@@ -495,3 +495,167 @@ def test_rebuild_of_a_few_paths_is_refused_rather_than_dropping_the_rest(tmp_pat
     result = run_cli(str(tmp_path / "a.md"), "--index", str(index_dir), "--rebuild")
     assert result.returncode == 2 and "relancez sans chemin" in result.stderr
     assert {c.doc_id for c in current_chunks(index_dir)} == {"a", "b"}
+
+
+# --------------------------------------------------------------------------------------------
+# how documents are named: declared labels, uploads, titles
+
+
+def test_labels_are_declared_in_the_manifest_and_travel_with_the_chunks(tmp_path):
+    """A label is data: renamed in sources.toml, answers say the new name; undeclared, the title."""
+    from assistant import Assistant
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, [("doc-a", DOC_A), ("doc-b", DOC_B)])
+    manifest = corpus / "sources.toml"
+    declared = 'id = "doc-a"\ntitle = "Document doc-a"\nkind = "note"\n'
+    named = 'id = "doc-a"\ntitle = "Document doc-a"\ntype = "Rapport"\nlabel = "le rapport d\'essai"\nlabel_en = "the trial report"\n'
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(declared, named), encoding="utf-8")
+    settings = get_settings(corpus_dir=corpus, index_dir=index_dir)
+    assert build_index(settings=settings, progress=False).ok
+
+    chunks = {c.doc_id: c for c in current_chunks(index_dir)}
+    assert (chunks["doc-a"].kind, chunks["doc-a"].doc_type, chunks["doc-a"].label) == ("rapport", "Rapport", "le rapport d'essai")
+    assert (chunks["doc-b"].kind, chunks["doc-b"].doc_type, chunks["doc-b"].label) == ("note", "Document", None)
+    reader = Assistant(settings=settings)
+    answer = reader.ask("Qui aide les collectivités à répondre aux incidents ?")
+    assert answer.text.startswith("D'après le rapport d'essai 2024 :"), answer.text
+    assert answer.citations[0].doc_type == "Rapport"
+    english = reader.ask("Who helps local authorities respond to incidents?")
+    assert english.text.startswith("According to the trial report 2024:"), english.text
+    other = reader.ask("Qu'est-ce que les régions partagent ?")
+    assert other.text.startswith("D'après « Document doc-b » :"), other.text
+    assert other.citations[0].doc_type == "Document"
+    assert reader.retriever.kind_choices() == [("Document", "note"), ("Rapport", "rapport")]
+    assert reader.ask("Qui aide les collectivités ?", filters={"kind": "rapport"}).citations[0].doc_id == "doc-a"
+
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("le rapport d'essai", "l'étude pilote"), encoding="utf-8")
+    report = build_index(settings=settings, progress=False)
+    assert {d.doc_id: d.status for d in report.documents} == {"doc-a": "updated", "doc-b": "unchanged"}
+    assert Assistant(settings=settings).ask("Qui aide les collectivités à répondre aux incidents ?").text.startswith("D'après l'étude pilote 2024 :")
+
+
+def test_the_shipped_documents_take_their_names_from_sources_toml(corpus_index):
+    from ingest.sources import read_manifest
+
+    chunks = {c.doc_id: c for c in current_chunks(corpus_index)}
+    for source in read_manifest(REPO / "corpus" / "sources.toml"):
+        chunk = chunks[source.id]
+        assert source.label and (chunk.doc_type, chunk.label, chunk.label_en, chunk.label_short) == (
+            source.doc_type, source.label, source.label_en, source.label_short
+        )
+
+
+FAKE_BAROMETER = """---
+id: barometre-data-publica-2023
+doc_id: barometre-data-publica-2023
+title: "Compte rendu du protocole Zéphyr"
+kind: barometre
+type: Baromètre
+label: "le baromètre de l'Observatoire Data Publica"
+label_en: "the Observatoire Data Publica barometer"
+label_short: "baromètre"
+year: 2023
+---
+
+# Protocole Zéphyr
+
+Quarante-deux communes ont adopté le protocole Zéphyr pour chiffrer leurs sauvegardes hors ligne.
+"""
+
+
+def test_an_upload_cannot_take_a_shipped_documents_identity(tmp_path):
+    """Front matter claiming the barometer's kind, type, label or id: the upload is quoted as itself."""
+    from assistant import Assistant
+    from ingest.pipeline import add_upload
+
+    settings = get_settings(index_dir=tmp_path / "index")  # the real corpus/sources.toml
+    sent = tmp_path / "envoi"
+    sent.mkdir()
+    (sent / "barometre-data-publica-2023.md").write_text(FAKE_BAROMETER, encoding="utf-8")
+    with pytest.raises(LoaderError, match="nom d'un document du corpus"):
+        add_upload(sent / "barometre-data-publica-2023.md", "barometre-data-publica-2023.md", settings)
+    assert not (tmp_path / "index" / "uploads").exists()
+
+    (sent / "faux.md").write_text(FAKE_BAROMETER, encoding="utf-8")
+    assert add_upload(sent / "faux.md", "faux.md", settings).ok
+    assert build_index(settings=settings, progress=False).ok  # the whole corpus, this upload included
+
+    chunks = [c for c in current_chunks(tmp_path / "index") if c.doc_id == "faux"]
+    assert chunks and {(c.kind, c.doc_type, c.label, c.label_en, c.label_short) for c in chunks} == {("document", "Document", None, None, None)}
+    assert {c.title for c in chunks} == {"Compte rendu du protocole Zéphyr"}
+    reader = Assistant(settings=settings)
+    answer = reader.ask("Combien de communes ont adopté le protocole Zéphyr ?")
+    assert answer.citations and answer.citations[0].doc_id == "faux" and answer.citations[0].doc_type == "Document"
+    assert answer.text.startswith("D'après « Compte rendu du protocole Zéphyr » :"), answer.text
+    assert "baromètre" not in answer.text and "Observatoire" not in answer.text
+    barometer_only = reader.retrieve("protocole Zéphyr sauvegardes communes", filters={"kind": "barometre"})
+    assert barometer_only and all(p.chunk.doc_id == "barometre-data-publica-2023" for p in barometer_only)
+
+
+def _pdf_with_title(path: Path, title: str | None) -> Path:
+    """A one-page PDF whose printed heading is « Plan de sobriété numérique » and whose /Title is ``title``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["pdf.fonttype"] = 42
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(path, metadata={"Title": title} if title is not None else {}) as pdf:
+        fig = plt.figure(figsize=(8.27, 11.69))
+        fig.text(0.1, 0.9, "Plan de sobriété numérique", fontsize=20, weight="bold")
+        fig.text(0.1, 0.84, "Les agents éteignent leurs postes de travail chaque soir pour réduire la consommation.", fontsize=10)
+        fig.text(0.1, 0.82, "La commune mesure chaque trimestre la consommation électrique de ses serveurs.", fontsize=10)
+        pdf.savefig(fig)
+        plt.close(fig)
+    return path
+
+
+def test_an_uploads_title_is_its_metadata_or_first_heading_not_its_file_name(tmp_path):
+    from ingest.pipeline import add_upload
+
+    settings = get_settings(index_dir=tmp_path / "index")
+    sent = tmp_path / "envoi"
+    sent.mkdir()
+    _pdf_with_title(sent / "scan_0042.pdf", "Stratégie numérique du territoire")
+    _pdf_with_title(sent / "export_v3.pdf", "Microsoft Word - export_v3.docx")  # a tool's placeholder
+    (sent / "notes-reunion.md").write_text(
+        "# Réunion du comité numérique\n\nLe comité valide le calendrier de migration des messageries des écoles.\n", encoding="utf-8"
+    )
+    for name in ("scan_0042.pdf", "export_v3.pdf", "notes-reunion.md"):
+        assert add_upload(sent / name, name, settings).ok, name
+    titles = {c.doc_id: c.title for c in current_chunks(tmp_path / "index")}
+    assert titles == {
+        "scan_0042": "Stratégie numérique du territoire",
+        "export_v3": "Plan de sobriété numérique",
+        "notes-reunion": "Réunion du comité numérique",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# limits per document
+
+
+def test_a_pdf_over_the_page_limit_is_refused_by_name_and_the_rest_ingests(tmp_path):
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    index_dir = tmp_path / "index"
+    result = run_cli(str(BAROMETER_PDF), str(tmp_path / "a.md"), "--index", str(index_dir), "--quiet", NOTE_RAG_MAX_PAGES="5")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("erreur :")]
+    assert len(errors) == 1 and BAROMETER_PDF.name in errors[0], errors
+    assert "trop de pages (15) : limite 5 pages par document" in errors[0], errors
+    assert {c.doc_id for c in current_chunks(index_dir)} == {"a"}
+
+
+def test_a_pdf_that_takes_too_long_to_parse_is_stopped_between_pages(tmp_path):
+    (tmp_path / "a.md").write_text(DOC_A, encoding="utf-8")
+    settings = get_settings(index_dir=tmp_path / "index", parse_timeout=1e-9)  # over after the first page
+    report = build_index([BAROMETER_PDF, tmp_path / "a.md"], settings=settings, progress=False)
+    assert [d.doc_id for d in report.failed] == ["barometre-data-publica-2023"]
+    assert "analyse trop longue" in report.failed[0].error and "page 1 sur 15" in report.failed[0].error
+    assert "NOTE_RAG_PARSE_TIMEOUT" in report.failed[0].error
+    assert {c.doc_id for c in current_chunks(tmp_path / "index")} == {"a"}
+    with pytest.raises(LoaderError, match="NOTE_RAG_PARSE_TIMEOUT"):
+        load_document(BAROMETER_PDF, timeout=1e-9)
+    assert load_document(BAROMETER_PDF, max_pages=15, timeout=300).pages == 15

@@ -467,6 +467,7 @@ def test_sources_panel_flags_unsupported_figures_and_abstention():
         doc_id="d",
         title="Titre",
         kind="barometre",
+        doc_type="Baromètre",
         year=2023,
         page=None,
         section="A > B",

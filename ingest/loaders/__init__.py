@@ -8,12 +8,14 @@ the UI show as is (the readers are French; the message names what to do).
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from ..kinds import normalise_kind
+from ..kinds import DOCUMENT_KIND, DOCUMENT_TYPE, kind_key
 from ..models import DocumentInfo, LoadedDocument
 from ..structure import tidy
 from ..text import collapse, looks_like_heading, normalize
@@ -27,12 +29,50 @@ class LoaderError(Exception):
     """A file that cannot be indexed; ``str(error)`` is a one-line French reason."""
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When parsing one document must be over (``NOTE_RAG_PARSE_TIMEOUT``).
+
+    Checked between pages, not by a signal or a thread: a pathological PDF (thousands of
+    tiny glyphs per page) stops at the next page boundary, on any platform and in any thread
+    (the UI parses uploads in worker threads, where signals cannot be used), and a test can
+    trigger it deterministically.
+    """
+
+    seconds: float
+    ends: float
+
+    @classmethod
+    def after(cls, seconds: float | None) -> "Deadline | None":
+        return None if seconds is None else cls(seconds, time.monotonic() + seconds)
+
+    def check(self, done: int, total: int) -> None:
+        if time.monotonic() > self.ends:
+            raise LoaderError(
+                f"analyse trop longue (plus de {self.seconds:g} s, arrêtée page {done} sur {total}) : "
+                "limite NOTE_RAG_PARSE_TIMEOUT"
+            )
+
+
 # --------------------------------------------------------------------------------------------
 # entry point
 
 
-def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: float | None = None) -> LoadedDocument:
-    """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says."""
+def load_document(
+    path: Path,
+    info: DocumentInfo | None = None,
+    max_file_mb: float | None = None,
+    *,
+    max_pages: int | None = None,
+    timeout: float | None = None,
+    upload: bool = False,
+) -> LoadedDocument:
+    """Load one file into blocks; ``info`` (from corpus/sources.toml) overrides what the file says.
+
+    ``max_pages`` and ``timeout`` (seconds) bound the work one document may cost (paginated
+    formats); ``upload``: a file a reader sent from the UI, which keeps its own title and id
+    but none of the kind and names its metadata declares (``DocumentInfo.undeclared``).
+    """
     path = Path(path)
     if not path.exists():
         raise LoaderError("fichier introuvable")
@@ -55,7 +95,10 @@ def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: flo
     if suffix == ".pdf":
         from .pdf import load_pdf
 
-        loader = load_pdf
+        deadline = Deadline.after(timeout)
+
+        def loader(pdf: Path) -> LoadedDocument:
+            return load_pdf(pdf, max_pages=max_pages, deadline=deadline)
     elif suffix in (".html", ".htm"):
         loader = load_html
     elif suffix == ".txt":
@@ -66,6 +109,8 @@ def load_document(path: Path, info: DocumentInfo | None = None, max_file_mb: flo
     document.path = path.resolve()
     if info is not None:
         document.info = _merge_info(document.info, info)
+    if upload:
+        document.info = document.info.undeclared()
     if not any(block.plain_text().strip() for block in document.blocks):
         raise LoaderError("aucun texte exploitable dans ce fichier")
     return document
@@ -76,11 +121,15 @@ def _merge_info(found: DocumentInfo, declared: DocumentInfo) -> DocumentInfo:
     return DocumentInfo(
         doc_id=declared.doc_id or found.doc_id,
         title=declared.title or found.title,
-        kind=declared.kind if declared.kind != "document" else found.kind,
+        kind=declared.kind if declared.kind != DOCUMENT_KIND else found.kind,
         year=declared.year if declared.year is not None else found.year,
         source=declared.source or found.source,
         publisher=declared.publisher or found.publisher,
         license=declared.license or found.license,
+        doc_type=declared.doc_type if declared.doc_type != DOCUMENT_TYPE else found.doc_type,
+        label=declared.label or found.label,
+        label_en=declared.label_en or found.label_en,
+        label_short=declared.label_short or found.label_short,
     )
 
 
@@ -90,10 +139,6 @@ def _year_in(*texts: object) -> int | None:
         if match:
             return int(match.group(1))
     return None
-
-
-def _kind(value: object) -> str:
-    return normalise_kind(value)
 
 
 def read_text_file(path: Path) -> tuple[str, list[str]]:
@@ -138,14 +183,19 @@ def load_markdown(path: Path) -> LoadedDocument:
     title = collapse(_HTML_TAG.sub(" ", str(meta.get("title") or "")))
     if not title:
         title = next(iter_headings(body), "") or path.stem
+    doc_type = collapse(str(_text_or_none(meta.get("type")) or "")) or DOCUMENT_TYPE
     info = DocumentInfo(
         doc_id=path.stem,
         title=title,
-        kind=_kind(meta.get("kind")),
+        kind=kind_key(meta.get("kind") or doc_type),
         year=_year_in(meta.get("year"), meta.get("date"), title),
         source=str(_text_or_none(meta.get("source_url")) or path.resolve()),
         publisher=_text_or_none(meta.get("publisher") or meta.get("author")),
         license=_text_or_none(meta.get("license")),
+        doc_type=doc_type,
+        label=_text_or_none(meta.get("label")),
+        label_en=_text_or_none(meta.get("label_en")),
+        label_short=_text_or_none(meta.get("label_short")),
     )
     blocks, parse_warnings = markdown_blocks(body, title)
     return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings + parse_warnings)

@@ -35,10 +35,14 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..models import Block, DocumentInfo, LoadedDocument
 from ..structure import FIGURE_ONLY, tidy
 from ..text import collapse, normalize
+
+if TYPE_CHECKING:
+    from . import Deadline
 
 HYPHENS = "-\u00ad\u2010\u2011"
 BULLET = re.compile(r"^([•▪◦●■□▸►‣⁃∙·*]|[–—-](?=\s)|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*")
@@ -918,7 +922,27 @@ def _open(path: Path):
     return reader, document
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+# What authoring tools write in /Title when the author wrote none: the file's name, the
+# template's placeholder, the Word document it was exported from.
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(?:untitled|sans[ -]titre|titre|title|document ?\d*|diapositive ?\d*|présentation ?\d*|"
+    r"microsoft (?:word|powerpoint|excel) - .*|.*\.(?:docx?|odt|rtf|pptx?|odp|xlsx?|pdf|indd|tex|qxp))$",
+    re.IGNORECASE,
+)
+
+
+def meaningful_title(title: str, path: Path) -> bool:
+    """A /Title worth showing a reader: words, not a file name or a tool's placeholder."""
+    if len(re.findall(r"[^\W\d_]", title)) < 3 or _PLACEHOLDER_TITLE.match(title):
+        return False
+    if title.casefold() == path.stem.casefold():
+        return False
+    return not (" " not in title and re.search(r"[_.]", title))  # « rapport_final_v3 »
+
+
+def load_pdf(path: Path, max_pages: int | None = None, deadline: "Deadline | None" = None) -> LoadedDocument:
+    """A PDF's blocks; ``max_pages`` refuses a longer document before reading it, ``deadline``
+    stops one whose pages take too long to read (both ``LoaderError``)."""
     from . import LoaderError, _year_in
 
     reader, document = _open(path)
@@ -926,10 +950,14 @@ def load_pdf(path: Path) -> LoadedDocument:
         page_count = len(document)
         if page_count == 0:
             raise LoaderError("PDF illisible (corrompu ou tronqué) : aucune page")
+        if max_pages is not None and page_count > max_pages:
+            raise LoaderError(f"trop de pages ({page_count}) : limite {max_pages} pages par document (NOTE_RAG_MAX_PAGES)")
         pages = []
         for index in range(page_count):
             page = document[index]
             pages.append(_Page(index + 1, page.get_width(), page.get_height(), _page_segments(page, index + 1), _figure_regions(page)))
+            if deadline is not None:
+                deadline.check(index + 1, page_count)
     finally:
         document.close()
     if sum(len(s.text) for p in pages for s in p.segments) < 20:
@@ -954,14 +982,17 @@ def load_pdf(path: Path) -> LoadedDocument:
 
     metadata = reader.metadata or {}
     title = collapse(normalize(str(metadata.get("/Title") or ""))) if metadata else ""
-    if not title and pages and pages[0].segments:
-        largest = max(pages[0].segments, key=lambda s: s.size)
-        title = collapse(normalize(largest.text))
+    if not meaningful_title(title, path):
+        # The first page's largest words: the title as printed (a key figure set larger, « 59 % », is not one).
+        worded = [s for s in (pages[0].segments if pages else []) if len(re.findall(r"[^\W\d_]", s.text)) >= 3]
+        title = collapse(normalize(max(worded, key=lambda s: s.size).text)) if worded else ""
     hyphenated, words = _vocabulary(pages)
     assembler = _Assembler(title or path.stem, body_size, hyphenated, words)
     assembler.merge_headings = not from_outline
-    for page in pages:
+    for number, page in enumerate(pages, start=1):
         assembler.page(page)
+        if deadline is not None:
+            deadline.check(number, page_count)
     info = DocumentInfo(
         doc_id=path.stem,
         title=title or path.stem,
