@@ -703,12 +703,13 @@ def launch(
 
 def choose_mode(settings) -> str:
     """``local`` when the local model is installed, verifies and was measured at least as
-    accurate as extractive on every eval split (``evals/llm-modes.json``), else ``extractive``.
+    accurate as extractive on every eval split (``evals/llm-modes.json``, read by
+    ``assistant.mode_measures``: the product does not import its eval package), else ``extractive``.
 
     Says which, and why, on the terminal: the reader of ``make run`` must know what answers.
     """
     from assistant.local_llm import LocalModelUnavailable, ensure_gguf, runtime_installed
-    from evals.modes import verdict
+    from assistant.mode_measures import verdict
 
     if not runtime_installed():
         print("note-rag : mode extractif (le modèle local n'est pas installé : pip install -e .[local])")
