@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-# The reader and the rule belong to the product (ui.py reads them without importing evals);
-# the evals write the file and re-export them for their own callers.
-from assistant.mode_measures import MEASURES, SPLIT_NAMES, Verdict, load, verdict  # noqa: F401
+# The reader and the rule (assistant.mode_measures.verdict) belong to the product: ui.py reads
+# them without importing evals. The evals only write the file.
+from assistant.mode_measures import MEASURES, load
 
 
 def record(split: str, results: list[Any], command: str, path: Path = MEASURES) -> list[str]:
