@@ -143,8 +143,9 @@ _CSS = """
   border: 1px solid var(--body-text-color-subdued); color: var(--body-text-color-subdued); font-family: Georgia, serif;
   font-style: italic; font-weight: 700; font-size: 0.95em; cursor: help; }
 .nr-drafting { font-size: 0.85em; margin-top: 0.6em; padding: 4px 8px; border-left: 3px solid var(--color-accent); color: var(--body-text-color-subdued); }
-/* The chat has no badge nor toolbar over its messages: « Nouvelle conversation » clears it. */
-#nr-chat .top-panel, #nr-chat > .icon-button-wrapper, #nr-chat [data-testid="block-label"] { display: none !important; }
+/* No toolbar over the messages (its trash icon sat on them once the chat scrolled): the
+   « Nouvelle conversation » button clears the chat; the label is off (show_label=False). */
+#nr-chat .top-panel { display: none !important; }
 #nr-sources-col { gap: 8px; }
 #nr-sources { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
 .nr-empty { color: var(--body-text-color-subdued); padding: 1em; border: 1px dashed var(--border-color-primary); border-radius: 8px; }
