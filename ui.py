@@ -218,10 +218,15 @@ def _mode_label(answer: dict[str, Any]) -> str:
     return label
 
 
+def _after_a_first_answer(answer: dict[str, Any]) -> bool:
+    """Whether a cited first answer came before this one (an LLM mode, kept or not)."""
+    return answer.get("mode") != "extractive" or bool(answer.get("fallback_from"))
+
+
 def _durations(answer: dict[str, Any]) -> str:
-    """« 0,1 s », or for a written answer « citée en 0,1 s, rédigée en 6,3 s »."""
+    """« 0,1 s », or for an LLM mode's final answer « citée en 0,1 s, finale en 6,3 s »."""
     timings = answer.get("timings") or {}
-    if answer.get("final", True) and timings.get("first_answer") is not None and (answer.get("mode") != "extractive" or answer.get("fallback_from")):
+    if answer.get("final", True) and timings.get("first_answer") is not None and _after_a_first_answer(answer):
         return f"citée en {_seconds(timings.get('first_answer'))}, finale en {_seconds(timings.get('total'))}"
     return _seconds(timings.get("total"))
 
@@ -282,8 +287,8 @@ def details_markdown(answer: dict[str, Any] | None) -> str:
     if not answer:
         return ""
     timings = answer.get("timings") or {}
-    written = answer.get("mode") != "extractive" or answer.get("fallback_from")  # a first answer came before
-    steps = [("recherche des passages", "retrieval"), ("réponse citée", "first_answer" if written else ""), ("réponse finale" if written else "réponse", "total")]
+    two = _after_a_first_answer(answer)
+    steps = [("recherche des passages", "retrieval"), ("réponse citée", "first_answer" if two else ""), ("réponse finale" if two else "réponse", "total")]
     shown = [f"{name} {_seconds(timings[key])}" for name, key in steps if timings.get(key) is not None]
     if timings.get("tokens_per_s"):
         shown.append(f"{timings['tokens_per_s']:.1f} jetons/s".replace(".", ","))
