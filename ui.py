@@ -9,16 +9,24 @@ Listening on anything but the loopback interface requires ``NOTE_RAG_AUTH`` (a u
 it the UI refuses to start, unless ``--insecure`` is given (then it warns). With logins on,
 adding a document and giving feedback also check, in the handler, that a user is logged in.
 
-``build_ui(assistant)`` returns the ``gr.Blocks`` (tests import it); ``launch(assistant, ...)``
-serves it with the project's theme, CSS, queue and auth; ``main()`` is the command line. The
-UI never opens a public share link and never reaches the network: everything it shows comes
-from the local index (page previews are rendered from the PDF files on disk).
+The module reads top-down: what the page says (formatting of answers and sources, the index as
+the reader sees it), then ``Handlers`` (what each event does), ``layout()`` (the components),
+``wire()`` (which event calls which handler), ``build_ui(assistant)`` (the three together, a
+``gr.Blocks``), ``launch(assistant, ...)`` (served with the theme, CSS, French strings, queue
+and auth) and ``main()`` (the command line). The UI never opens a public share link and never
+reaches the network: everything it shows comes from the local index (page previews are
+rendered from the PDF files on disk).
 
 API (gradio_client)::
 
     from gradio_client import Client
-    Client("http://127.0.0.1:7860/").predict("Qu'est-ce qu'un CSIRT ?", "extractive", api_name="/ask")
-    # -> {"question", "text", "citations": [{"n", "doc_id", "title", "page", "section", ...}], ...}
+    api = Client("http://127.0.0.1:7860/")
+    api.predict("Qu'est-ce qu'un CSIRT ?", "extractive", api_name="/ask")
+    api.predict("Quelle part des collectivités a subi une cyberattaque ?", filters={"kind": "barometre", "year": 2023}, k=4, api_name="/ask")
+    # -> {"question", "text", "citations": [{"n", "doc_id", "title", "page", "section", "source", ...}], ...}
+
+What the API returns holds no path of the server: a citation's ``file_path`` is empty and its
+``source`` is the document's web address when it has one, else empty.
 """
 
 from __future__ import annotations
@@ -28,27 +36,31 @@ from ingest.settings import offline_environment
 offline_environment()  # before gradio is imported: no analytics, no hub
 
 import argparse
-import ipaddress
-import os
 import html
+import ipaddress
 import json
 import logging
+import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant import Answer, Assistant, Restart
 from assistant.auth import AuthError, Users, load_users
+from assistant.retriever import FILTER_KEYS, matches_filters
 from ingest import kinds
-from ingest.settings import ANSWER_MODES, get_settings
 from ingest.pipeline import UPLOAD_EXTENSIONS
+from ingest.settings import ANSWER_MODES, Settings, get_settings
 from ingest.store import IndexProblem
 
 log = logging.getLogger("note_rag.ui")
@@ -60,26 +72,80 @@ EXAMPLES = [
     "Qu'est-ce qu'un CSIRT ?",
     "Quels sont les principaux obstacles rencontrés par les collectivités en cybersécurité ?",
 ]
+# How a newcomer reads each answer mode: what they get and what it costs, no jargon.
 MODE_LABELS = {
-    "extractive": "Extractif (citations exactes, rapide)",
-    "local": "LLM local (rédigé, lent sur CPU)",
-    "openai": "LLM OpenAI (API compatible)",
-    "ollama": "LLM Ollama",
+    "extractive": "Citations exactes des documents (rapide)",
+    "local": "Réponse rédigée par le modèle local (plus lent)",
+    "openai": "Réponse rédigée par le modèle du serveur configuré (OpenAI ou compatible)",
+    "ollama": "Réponse rédigée par le modèle Ollama configuré",
 }
-MODE_SHORT = {"extractive": "extractif", "local": "LLM local", "openai": "OpenAI", "ollama": "Ollama"}
+# Who wrote an answer, inside a sentence (« rédigée par le modèle local »).
+MODE_SHORT = {"extractive": "citations exactes", "local": "modèle local", "openai": "modèle OpenAI", "ollama": "modèle Ollama"}
+KEPT_QUOTE = "La reformulation du modèle n'a pas été retenue : voici les extraits cités."
+NO_SOURCE = "Aucune source citée pour cette réponse."
+ALL = ""  # the value of a filter's « Tous » choice: no filter
+K_MAX = 15  # passages consulted, at most (the slider's end and the API's bound)
+HEADER_TITLES = 4  # the header names up to this many documents, then counts them by type
 UPLOAD_TYPES = UPLOAD_EXTENSIONS
 CHAT_CONCURRENCY = 2  # 2 CPU cores: retrieval and generation are CPU-bound
 _FEEDBACK_LOCK = threading.Lock()
 
-CSS = """
+# Gradio's own strings, as a French reader expects them. ``FrenchPage`` makes Gradio use its
+# French strings whatever the browser's language; these flat keys win over Gradio's (whose
+# French says « télécharger », download, for an upload). Registered for "fr" and for "en",
+# Gradio's fallback, should the page be served without ``FrenchPage`` (``build_ui`` alone).
+GRADIO_TEXT_FR = {
+    "upload_text.drop_file": "Déposez le fichier ici",
+    "upload_text.click_to_upload": "Cliquez pour choisir un fichier",
+    "common.or": "ou",
+    "common.upload": "Choisir un fichier",
+    "common.clear": "Effacer",
+    "common.remove": "Retirer",
+    "common.download": "Télécharger",
+    "common.error": "Erreur",
+    "common.loading": "Chargement",
+    "common.edit": "Modifier",
+    "common.undo": "Annuler",
+    "common.submit": "Envoyer",
+    "common.progress": "Progression",
+    "file.uploading": "Envoi en cours…",
+    "chatbot.copy_message": "Copier le message",
+    "chatbot.copied_message": "Message copié",
+    "chatbot.like": "Réponse utile",
+    "chatbot.dislike": "Réponse à revoir",
+    "chatbot.clear": "Effacer la conversation",
+    "chatbot.retry": "Réessayer",
+    "chatbot.undo": "Annuler",
+    "chatbot.edit": "Modifier",
+    "chatbot.submit": "Envoyer",
+    "chatbot.cancel": "Annuler",
+    "status.queue_position": "En attente : {position} sur {size}",
+    "blocks.lost_connection": "Connexion perdue en quittant la page. Reconnexion…",
+    "blocks.waiting_for_inputs": "Le fichier est encore en cours d'envoi : réessayez dans un instant.",
+    "dropdown.dropdown": "Liste de choix",
+    "slider.slider": "Curseur",
+    "radio.radio": "Choix",
+}
+# Strings Gradio writes in English with no translation key: a vote's button once clicked, the
+# upload's progress line. The page script and the CSS below put them in French.
+VOTED_FR = {"Liked": "Réponse utile (avis donné)", "Disliked": "Réponse à revoir (avis donné)"}
+UPLOADING_FR = "Envoi du fichier…"
+
+_CSS = """
 .gradio-container { max-width: 1500px !important; }
 #nr-header h1 { margin-bottom: 0.1em; }
-#nr-header p { color: var(--body-text-color-subdued); margin-top: 0; }
-#nr-status:empty, #nr-upload-status:empty { display: none; }
+#nr-header p, #nr-header li { color: var(--body-text-color-subdued); margin-top: 0; }
+#nr-status:empty, #nr-upload-status:empty, #nr-details:empty { display: none; }
 #nr-status .prose, #nr-upload-status .prose { font-size: 0.95em; }
 .nr-msg-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 0.6em; }
 .nr-msg-notice { font-size: 0.85em; margin-top: 0.4em; }
+.nr-info { display: inline-block; width: 1.3em; height: 1.3em; line-height: 1.25em; text-align: center; border-radius: 50%;
+  border: 1px solid var(--body-text-color-subdued); color: var(--body-text-color-subdued); font-family: Georgia, serif;
+  font-style: italic; font-weight: 700; font-size: 0.95em; cursor: help; }
 .nr-drafting { font-size: 0.85em; margin-top: 0.6em; padding: 4px 8px; border-left: 3px solid var(--color-accent); color: var(--body-text-color-subdued); }
+/* No toolbar over the messages (its trash icon sat on them once the chat scrolled): the
+   « Nouvelle conversation » button clears the chat; the label is off (show_label=False). */
+#nr-chat .top-panel { display: none !important; }
 #nr-sources-col { gap: 8px; }
 #nr-sources { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
 .nr-empty { color: var(--body-text-color-subdued); padding: 1em; border: 1px dashed var(--border-color-primary); border-radius: 8px; }
@@ -96,41 +162,99 @@ CSS = """
 .nr-page img { width: 100%; border: 1px solid var(--border-color-primary); border-radius: 6px; }
 .nr-page figcaption { font-size: 0.8em; color: var(--body-text-color-subdued); }
 .nr-whole summary { cursor: pointer; font-size: 0.85em; color: var(--color-accent); margin-top: 4px; }
-.nr-link { font-size: 0.8em; margin-top: 4px; word-break: break-all; }
-.nr-banner { border-radius: 8px; padding: 8px 12px; margin-bottom: 10px; font-size: 0.92em; }
-.nr-warning { background: #fff4e5; border: 1px solid #f0b35b; color: #6b3d00; }
-.nr-abstain { background: #eef4ff; border: 1px solid #9bb8ef; color: #1d3b73; }
+.nr-link { font-size: 0.85em; margin-top: 6px; }
 .nr-answer-meta { font-size: 0.82em; color: var(--body-text-color-subdued); margin-bottom: 8px; }
 """
+
+
+def _gradio_fixes_css() -> str:
+    """CSS for what Gradio writes its own way: 👍 before 👎, its English upload progress line.
+
+    Gradio puts 👎 before 👍 in one flex row: ``order`` swaps them (matched by their French
+    labels, before and after a vote). Its « Uploading 1 file... » line has no translation key:
+    the text is hidden and a French one shown in its place.
+    """
+    like = [GRADIO_TEXT_FR["chatbot.like"], VOTED_FR["Liked"], "Liked"]
+    dislike = [GRADIO_TEXT_FR["chatbot.dislike"], VOTED_FR["Disliked"], "Disliked"]
+
+    def buttons(labels: list[str]) -> str:
+        return ", ".join(f"#nr-chat button[aria-label={json.dumps(label, ensure_ascii=False)}]" for label in labels)
+
+    return (
+        f"{buttons(like)} {{ order: 1; }}\n{buttons(dislike)} {{ order: 2; }}\n"
+        "#nr-upload .uploading { visibility: hidden; font-size: 0; }\n"
+        f"#nr-upload .uploading::before {{ content: {json.dumps(UPLOADING_FR, ensure_ascii=False)}; visibility: visible; font-size: var(--text-md); }}\n"
+    )
+
+
+CSS = _CSS + _gradio_fixes_css()
 
 EMPTY_SOURCES = "<div class='nr-empty'>Les sources de la réponse s'afficheront ici : document, page, section et passage cité, la phrase qui appuie la réponse surlignée.</div>"
 
 
 # --------------------------------------------------------------------------------------------
-# formatting
+# formatting: what an answer and its sources look like
 
 
 def _seconds(value: float | None) -> str:
     return f"{value:.1f}".replace(".", ",") + " s" if value is not None else "?"
 
 
+def _size(size: float) -> str:
+    """A file size for a reader: « 78,1 Ko », « 20 Mo »."""
+    unit, value = ("Mo", size / 1024 / 1024) if size >= 1024 * 1024 else ("Ko", size / 1024)
+    return f"{value:.3g}".replace(".", ",") + f" {unit}"
+
+
 def _mode_label(answer: dict[str, Any]) -> str:
+    """Who wrote the answer, for its ⓘ and the advanced panel (the model's name included)."""
     mode = answer.get("mode") or "extractive"
     fallback = answer.get("fallback_from")
     if fallback:
-        return f"extractif (la rédaction {MODE_SHORT.get(fallback, fallback)} n'a pas été retenue)"
-    return MODE_SHORT.get(mode, mode)
+        return f"citations exactes (la reformulation du {MODE_SHORT.get(fallback, fallback)} n'a pas été retenue)"
+    label = MODE_SHORT[mode] if mode == "extractive" else f"rédigée par le {MODE_SHORT.get(mode, mode)}"
+    if answer.get("model"):
+        label += f" ({answer['model']})"
+    return label
 
 
-def _flag_figures(text: str, figures: list[str]) -> str:
-    """Put ⚠ after each figure of the answer that no cited source contains."""
-    for figure in figures:
-        text = re.sub(rf"(?<![\w,.]){re.escape(figure)}(?![\d])", lambda m: f"{m.group(0)} ⚠", text)
-    return text
+def _after_a_first_answer(answer: dict[str, Any]) -> bool:
+    """Whether a cited first answer came before this one (an LLM mode, kept or not)."""
+    return answer.get("mode") != "extractive" or bool(answer.get("fallback_from"))
+
+
+def _durations(answer: dict[str, Any]) -> str:
+    """« 0,1 s », or for an LLM mode's final answer « citée en 0,1 s, finale en 6,3 s »."""
+    timings = answer.get("timings") or {}
+    if answer.get("final", True) and timings.get("first_answer") is not None and _after_a_first_answer(answer):
+        return f"citée en {_seconds(timings.get('first_answer'))}, finale en {_seconds(timings.get('total'))}"
+    return _seconds(timings.get("total"))
+
+
+def answer_info(answer: dict[str, Any]) -> str:
+    """The plain text of an answer's ⓘ: who wrote it, how long it took, why a draft was dropped."""
+    info = f"Réponse : {_mode_label(answer)} · {_durations(answer)}"
+    if answer.get("fallback_from") and answer.get("notice"):
+        info += f" · détail : {answer['notice']}"
+    return info
+
+
+def filters_label(filters: dict[str, Any] | None, overview: IndexOverview) -> str:
+    """The active filters in a few words: « Baromètre · 2023 » (empty: no filter)."""
+    parts = []
+    for key in FILTER_KEYS:
+        value = (filters or {}).get(key)
+        if value in (None, "", []):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        names = {"kind": overview.tag, "doc_id": overview.title}.get(key, str)
+        parts.append(" ou ".join(names(v) for v in values))
+    return " · ".join(parts)
 
 
 def answer_markdown(answer: dict[str, Any]) -> str:
-    """The chat bubble of an answer: text with [n] markers, flags, then mode/model/time."""
+    """The chat bubble of an answer: the text with its [n] markers and flags, one notice, the
+    active filters, and a small ⓘ whose tooltip says who answered and how fast."""
     text = answer["text"]
     if answer.get("abstained"):
         text = f"ℹ {text}"
@@ -142,18 +266,33 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             + ("n'apparaît" if len(unsupported) == 1 else "n'apparaissent")
             + " dans aucune source citée."
         )
-    meta = f"Mode : {_mode_label(answer)}"
-    if answer.get("model"):
-        meta += f" · modèle : {html.escape(str(answer['model']))}"
-    timings = answer.get("timings") or {}
-    if answer.get("final", True) and timings.get("first_answer") is not None and answer.get("mode") != "extractive" or answer.get("fallback_from"):
-        meta += f" · citée en {_seconds(timings.get('first_answer'))}, finale en {_seconds(timings.get('total'))}"
-    else:
-        meta += f" · {_seconds(timings.get('total'))}"
-    parts = [text, f"<div class='nr-msg-meta'>{meta}</div>"]
-    if answer.get("notice"):
-        parts.append(f"<div class='nr-msg-notice'>ℹ {html.escape(answer['notice'])}</div>")
+    parts = [text]
+    if answer.get("fallback_from"):  # the technical reason is in the ⓘ
+        parts.append(f"<div class='nr-msg-notice'>ℹ {html.escape(KEPT_QUOTE, quote=False)}</div>")
+    elif answer.get("notice"):
+        notice = answer["notice"]
+        if answer.get("abstained"):  # its first line says there is no answer (with its ℹ): this is why
+            notice = "Pourquoi : " + (notice[0].lower() + notice[1:] if notice[1:2].islower() else notice)
+        else:
+            notice = f"ℹ {notice}"
+        parts.append(f"<div class='nr-msg-notice'>{html.escape(notice, quote=False)}</div>")
+    info = html.escape(answer_info(answer), quote=True)
+    filters = f"Filtres : {html.escape(answer['filters'], quote=False)} " if answer.get("filters") else ""
+    parts.append(f"<div class='nr-msg-meta'>{filters}<span class='nr-info' title=\"{info}\">i</span></div>")
     return "\n\n".join(parts)
+
+
+def details_markdown(answer: dict[str, Any] | None) -> str:
+    """The last answer's durations, for the « Réglages avancés » panel."""
+    if not answer:
+        return ""
+    timings = answer.get("timings") or {}
+    two = _after_a_first_answer(answer)
+    steps = [("recherche des passages", "retrieval"), ("réponse citée", "first_answer" if two else ""), ("réponse finale" if two else "réponse", "total")]
+    shown = [f"{name} {_seconds(timings[key])}" for name, key in steps if timings.get(key) is not None]
+    if timings.get("tokens_per_s"):
+        shown.append(f"{timings['tokens_per_s']:.1f} jetons/s".replace(".", ","))
+    return f"**Dernière réponse** : {_mode_label(answer)}" + (f" — {', '.join(shown)}" if shown else "") + "."
 
 
 def drafting_html(mode: str | None, draft: str) -> str:
@@ -163,10 +302,17 @@ def drafting_html(mode: str | None, draft: str) -> str:
     only if it passes the checks.
     """
     who = MODE_SHORT.get(mode or "", mode or "")
-    text = f"✎ rédaction en cours… ({html.escape(who)})"
+    text = f"✎ rédaction en cours par le {html.escape(who)}… (elle remplacera les citations si elle est fidèle aux extraits)"
     if draft.strip():
         text += f"<br><i>{html.escape(draft.strip())} ▌</i>"
     return f"\n\n<div class='nr-drafting'>{text}</div>"
+
+
+def _flag_figures(text: str, figures: list[str]) -> str:
+    """Put ⚠ after each figure of the answer that no cited source contains."""
+    for figure in figures:
+        text = re.sub(rf"(?<![\w,.]){re.escape(figure)}(?![\d])", lambda m: f"{m.group(0)} ⚠", text)
+    return text
 
 
 def _highlight(passage: str, sentences: list[str]) -> str:
@@ -226,31 +372,23 @@ def _page_figure(citation: dict[str, Any], preview_dir: Path | None) -> str:
     )
 
 
+def _web_address(source: object) -> str | None:
+    """The source when it is a web address; None for a file (its path is the server's business)."""
+    text = str(source or "")
+    return text if text.startswith(("http://", "https://")) else None
+
+
 def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None) -> str:
-    """The sources panel of one answer."""
+    """The sources panel of one answer: a card per cited passage (title, type, year, page,
+    section, the passage with its supporting sentences marked, the PDF page, a « Source » link
+    for a web document). Notices stay in the chat bubble: the panel does not repeat them."""
     if not answer:
         return EMPTY_SOURCES
-    parts: list[str] = []
     question = html.escape(answer.get("question", ""))
-    parts.append(
-        f"<div class='nr-answer-meta'>Question : « {question} » — mode {html.escape(_mode_label(answer))}, {_seconds((answer.get('timings') or {}).get('total'))}</div>"
-    )
-    if answer.get("abstained"):
-        reason = html.escape(answer.get("notice") or "")
-        parts.append(
-            "<div class='nr-banner nr-abstain'>ℹ <b>Pas de réponse dans les documents.</b> "
-            "L'assistant préfère s'abstenir plutôt que d'inventer." + (f"<br><small>{reason}</small>" if reason else "") + "</div>"
-        )
-    unsupported = answer.get("unsupported") or []
-    if unsupported:
-        parts.append(
-            "<div class='nr-banner nr-warning'>⚠ <b>Chiffre(s) non retrouvé(s) dans les sources</b> : "
-            + ", ".join(html.escape(f) for f in unsupported)
-            + ". Vérifiez-les avant de les reprendre.</div>"
-        )
+    parts = [f"<div class='nr-answer-meta'>Question : « {question} »</div>"]
     citations = answer.get("citations") or []
-    if not citations and not answer.get("abstained"):
-        parts.append("<div class='nr-empty'>Aucune source citée pour cette réponse.</div>")
+    if not citations:
+        parts.append(f"<div class='nr-empty'>{NO_SOURCE}</div>")
     for citation in citations:
         tags = [f"<span class='nr-tag'>{html.escape(citation.get('doc_type') or kinds.DOCUMENT_TYPE)}</span>"]
         if citation.get("year"):
@@ -259,13 +397,12 @@ def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None)
             tags.append(f"<span class='nr-tag'>page {citation['page']}</span>")
         section = citation.get("section") or ""
         section_html = f"<div class='nr-section'>Section : {html.escape(section.replace(' > ', ' › '))}</div>" if section else ""
-        source = str(citation.get("source") or "")
-        if source.startswith(("http://", "https://")):
-            link = f"<div class='nr-link'>Source : <a href='{html.escape(source, quote=True)}' target='_blank' rel='noopener'>{html.escape(source)}</a></div>"
-        elif citation.get("file_path") or source:
-            link = f"<div class='nr-link'>Fichier : {html.escape(Path(str(citation.get('file_path') or source)).name)}</div>"
-        else:
-            link = ""
+        address = _web_address(citation.get("source"))
+        link = (
+            f"<div class='nr-link'><a href='{html.escape(address, quote=True)}' target='_blank' rel='noopener noreferrer'>Source ↗</a></div>"
+            if address
+            else ""
+        )
         parts.append(
             f"<article class='nr-card' id='nr-source-{citation['n']}'>"
             f"<div class='nr-card-head'><span class='nr-num'>[{citation['n']}]</span>"
@@ -277,9 +414,125 @@ def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None)
     return "<div class='nr-sources'>" + "".join(parts) + "</div>"
 
 
+def public_answer(answer: Answer) -> dict[str, Any]:
+    """What the API returns: the answer without any path of the server (a citation keeps its
+    web address as ``source``; ``file_path``, used server-side for page previews, is empty)."""
+    record = answer.to_dict()
+    for citation in record["citations"]:
+        citation["file_path"] = None
+        citation["source"] = _web_address(citation.get("source")) or ""
+    return record
+
+
 def _status(message: str, kind: str = "info") -> str:
     icon = {"info": "ℹ", "ok": "✔", "error": "✖", "warning": "⚠"}[kind]  # glyphs of common fonts, no emoji font needed
     return f"{icon} {message}"
+
+
+# --------------------------------------------------------------------------------------------
+# the index as the reader sees it
+
+
+@dataclass(frozen=True)
+class IndexOverview:
+    """The indexed documents, read once per use: the header that names them, the filters'
+    choices, and whether a filter combination matches any of them.
+
+    ``documents`` holds (doc_id, title, kind, year) tuples; ``problem`` says, in French, why the
+    index could not be read (then there are no documents).
+    """
+
+    documents: tuple[tuple[str, str, str, int | None], ...] = ()
+    problem: str | None = None
+    kind_tags: tuple[tuple[str, str], ...] = ()  # (shown tag, kind), as retrieval lists them
+
+    @classmethod
+    def read(cls, assistant: Assistant) -> IndexOverview:
+        try:
+            documents = assistant.retriever.documents()
+            tags = assistant.retriever.kind_choices()
+        except Exception as error:  # noqa: BLE001 - the page must open and say why
+            return cls((), _error_message(error))
+        return cls(tuple(sorted(documents, key=lambda d: (d[1].lower(), d[0]))), None, tuple(tags))
+
+    def title(self, doc_id: str) -> str:
+        return next((title for d, title, _, _ in self.documents if d == doc_id), doc_id)
+
+    def tag(self, kind: str) -> str:
+        """The type tag of a kind (« Baromètre »), as the documents declare it."""
+        return next((shown for shown, k in self.kind_tags if k == kind), kinds.DOCUMENT_TYPE)
+
+    def header(self) -> str:
+        """The page's subtitle: what the answers come from, read from the index."""
+        count = len(self.documents)
+        if count == 0:
+            return "Aucun document n'est indexé pour l'instant : ajoutez-en un avec « Ajouter un document à l'index »."
+        if count <= HEADER_TITLES:
+            listed = "\n".join(f"- {title} · {self.tag(kind)}{f' · {year}' if year else ''}" for _, title, kind, year in self.documents)
+            which = "le document indexé" if count == 1 else f"les {count} documents indexés"
+            return f"Les réponses s'appuient sur {which}, et citent leurs sources [n], affichées à droite :\n\n{listed}"
+        by_kind = Counter(self.tag(kind) for _, _, kind, _ in self.documents)
+        counted = ", ".join(f"{tag} : {n}" for tag, n in sorted(by_kind.items()))
+        return (
+            f"Les réponses s'appuient sur les {count} documents indexés ({counted} ; liste dans le filtre « Document »), "
+            "et citent leurs sources [n], affichées à droite."
+        )
+
+    def choices(self) -> dict[str, list[tuple[str, str]]]:
+        """Each filter's choices, « Tous » first (the value ``ALL``: no filter)."""
+        kind_values = sorted({kind for _, _, kind, _ in self.documents}, key=self.tag)
+        year_values = sorted({year for _, _, _, year in self.documents if year}, reverse=True)
+        return {
+            "kind": [("Tous", ALL)] + [(self.tag(kind), kind) for kind in kind_values],
+            "year": [("Toutes", ALL)] + [(str(year), str(year)) for year in year_values],
+            "doc_id": [("Tous", ALL)] + [(f"{title} ({year})" if year else title, doc_id) for doc_id, title, _, year in self.documents],
+        }
+
+    def matches(self, filters: dict[str, Any] | None) -> bool:
+        """Whether some indexed document passes ``filters`` (by retrieval's own rule)."""
+        return any(matches_filters(_Document(doc_id, kind, year), filters) for doc_id, _, kind, year in self.documents)
+
+    def refusal(self, question: str, filters: dict[str, Any] | None, mode: str | None) -> Answer | None:
+        """The answer when ``filters`` match no indexed document (None: ask the assistant).
+
+        Said before any search: « Aucun passage pertinent » would blame the question.
+        """
+        if not filters or self.problem or self.matches(filters):
+            return None
+        return Answer(
+            question=" ".join(question.split()),
+            text=f"Aucun document indexé ne correspond à ces filtres ({filters_label(filters, self)}) : élargissez-les.",
+            abstained=True,
+            mode=mode or "extractive",
+        )
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A document as ``matches_filters`` reads it."""
+
+    doc_id: str
+    kind: str
+    year: int | None
+
+
+def clean_filters(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Filters as the assistant takes them: known keys only, « Tous » and empty values dropped,
+    years as numbers. Raises ``ValueError`` (French) for an unknown key or a year not in digits."""
+    cleaned: dict[str, Any] = {}
+    unknown = sorted(set(raw or {}) - set(FILTER_KEYS))
+    if unknown:
+        raise ValueError(f"filtre inconnu « {', '.join(unknown)} » : les filtres possibles sont {', '.join(FILTER_KEYS)}")
+    for key, value in (raw or {}).items():
+        values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v not in (None, ALL)]
+        if key == "year":
+            try:
+                values = [int(v) for v in values]
+            except (TypeError, ValueError):
+                raise ValueError(f"année « {value} » invalide : écrivez-la en chiffres, par exemple 2023") from None
+        if values:
+            cleaned[key] = values[0] if len(values) == 1 else values
+    return cleaned or None
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +564,7 @@ def record_feedback(path: Path, answer: dict[str, Any], vote: str, user: str | N
 
 
 # --------------------------------------------------------------------------------------------
-# the app
+# the app: handlers
 
 
 def _sentence(text: str) -> str:
@@ -326,37 +579,7 @@ def _error_message(error: BaseException) -> str:
     """A French sentence for the user (the assistant and the index already speak French)."""
     if isinstance(error, (ValueError, IndexProblem)):
         return _sentence(str(error))
-    return f"Une erreur inattendue est survenue ({type(error).__name__} : {str(error)[:200]}). Réessayez, ou changez de mode de réponse."
-
-
-def _filters(kinds: list | None, years: list | None, docs: list | None) -> dict[str, Any] | None:
-    filters: dict[str, Any] = {}
-    for key, values in (("kind", kinds), ("year", years), ("doc_id", docs)):
-        values = [v for v in (values or []) if v not in (None, "")]
-        if key == "year":
-            values = [int(v) for v in values]
-        if values:
-            filters[key] = values[0] if len(values) == 1 else values
-    return filters or None
-
-
-def _filter_choices(assistant: Assistant) -> tuple[dict[str, list], str | None]:
-    """Choices of the filter drop-downs and, when the index cannot be read, why (French)."""
-    try:
-        values = assistant.retriever.filter_values()
-        documents = assistant.retriever.documents()
-        kind_choices = assistant.retriever.kind_choices()
-    except Exception as error:  # noqa: BLE001
-        return {"kind": [], "year": [], "doc_id": []}, _error_message(error)
-    return {
-        "kind": kind_choices,
-        "year": [(str(y), str(y)) for y in values.get("year", [])],
-        "doc_id": [(f"{title} ({year})" if year else title, doc_id) for doc_id, title, _, year in sorted(documents, key=lambda d: d[1])],
-    }, None
-
-
-def _new_conversation() -> dict[str, list]:
-    return {"history": [], "display": [], "records": []}
+    return f"Une erreur inattendue est survenue ({type(error).__name__} : {str(error)[:200]}). Réessayez, ou changez de type de réponse."
 
 
 def _user(request: gr.Request | None) -> str | None:
@@ -366,79 +589,106 @@ def _user(request: gr.Request | None) -> str | None:
     return getattr(request, "username", None) or None
 
 
-def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
-    """The whole UI around ``assistant`` (queue configured; launch it with ``launch()``).
+def _new_conversation() -> dict[str, list]:
+    return {"history": [], "display": [], "records": []}
+
+
+class Handlers:
+    """What each event of the page does; one instance per UI, over one assistant.
 
     ``login_required``: adding documents and voting check the request's user themselves, on
     top of Gradio's login, so that no route added later can reach them anonymously.
     """
-    settings = assistant.settings
-    preview_dir = Path(settings.index_dir) / "previews"
-    feedback_file = Path(settings.feedback_file)
-    modes = [m for m in assistant.available_modes() if m in ANSWER_MODES] or ["extractive"]
-    default_mode = settings.mode if settings.mode in modes else modes[0]
-    choices, index_problem = _filter_choices(assistant)
 
-    def respond(question, conv, mode, kinds, years, docs, k) -> Iterator[tuple]:
+    def __init__(self, assistant: Assistant, login_required: bool = False):
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self.login_required = login_required
+        self.preview_dir = Path(self.settings.index_dir) / "previews"
+        self.feedback_file = Path(self.settings.feedback_file)
+
+    def _record(self, answer: Answer, filters: str, final: bool | None = None) -> dict[str, Any]:
+        """An answer as the conversation keeps it: its fields, and the filters it was asked under."""
+        record = answer.to_dict()
+        if final is not None:
+            record["final"] = final
+        if filters and not answer.abstained:  # an abstention for filters already names them
+            record["filters"] = filters
+        return record
+
+    def respond(self, question: str, conv: dict | None, mode: str, kind: str, year: str, doc_id: str, k: float | None) -> Iterator[tuple]:
+        """Answer in the chat: the cited answer at once, in an LLM mode the model's draft under
+        it, then the final answer in its place; sources and timings beside it.
+
+        Yields (chat, question box, sources, status, conversation, details).
+        """
         conv = conv or _new_conversation()
         question = (question or "").strip()
         if not question:
-            yield conv["display"], "", gr.skip(), _status("La question est vide : écrivez une question en toutes lettres.", "warning"), conv
+            yield conv["display"], "", gr.skip(), _status("La question est vide : écrivez une question en toutes lettres.", "warning"), conv, gr.skip()
             return
-        waiting = "*Recherche dans les documents…*"
-        display = conv["display"] + [{"role": "user", "content": question}, {"role": "assistant", "content": waiting}]
-        yield display, "", gr.skip(), "", conv
+        display = conv["display"] + [{"role": "user", "content": question}, {"role": "assistant", "content": "*Recherche dans les documents…*"}]
+        yield display, "", gr.skip(), "", conv, gr.skip()
         answer: Answer | None = None
         draft = ""
+        label = ""
         try:
-            filters = _filters(kinds, years, docs)
-            for event in assistant.stream(question, conv["history"], filters, mode=mode or None, k=int(k) if k else None):
+            filters = clean_filters({"kind": kind, "year": year, "doc_id": doc_id})
+            overview = IndexOverview.read(self.assistant) if filters else IndexOverview()
+            label = filters_label(filters, overview)
+            refusal = overview.refusal(question, filters, mode)
+            events: Iterable[str | Answer] = (
+                [refusal] if refusal else self.assistant.stream(question, conv["history"], filters, mode=mode or None, k=int(k) if k else None)
+            )
+            for event in events:
                 if isinstance(event, Answer):
                     first_shown = answer is None
                     answer = event
                     draft = ""
                     if not event.final:  # the cited answer now, the model's written one may follow
-                        record = event.to_dict()
+                        record = self._record(event, label)
                         display[-1] = {"role": "assistant", "content": answer_markdown(record) + drafting_html(mode, "")}
-                        yield display, "", sources_html(record, preview_dir) if first_shown else gr.skip(), "", conv
+                        yield display, "", sources_html(record, self.preview_dir) if first_shown else gr.skip(), "", conv, gr.skip()
                 elif isinstance(event, Restart):  # the model failed midway: its draft is dropped
                     draft = ""
                 elif event and answer is not None:
                     draft += event
-                    display[-1] = {"role": "assistant", "content": answer_markdown(answer.to_dict()) + drafting_html(mode, draft)}
-                    yield display, "", gr.skip(), "", conv
+                    display[-1] = {"role": "assistant", "content": answer_markdown(self._record(answer, label)) + drafting_html(mode, draft)}
+                    yield display, "", gr.skip(), "", conv, gr.skip()
         except Exception as error:
             if not isinstance(error, (ValueError, IndexProblem)):
                 log.exception("échec de la réponse à %r", question)
             message = _error_message(error)
             if isinstance(error, ValueError) and answer is None:  # the question itself: give it back
-                yield conv["display"], question, gr.skip(), _status(message, "warning"), conv
+                yield conv["display"], question, gr.skip(), _status(message, "warning"), conv, gr.skip()
                 return
             display[-1] = {"role": "assistant", "content": f"⚠ {message}"}
             conv = {"history": conv["history"], "display": display, "records": conv["records"] + [None, None]}
-            yield display, "", EMPTY_SOURCES, _status(message, "error"), conv
+            yield display, "", EMPTY_SOURCES, _status(message, "error"), conv, gr.skip()
             return
         if answer is None:
             answer = Answer(question=question, text="Pas de réponse.", mode=mode)
-        record = {**answer.to_dict(), "final": True}
+        record = self._record(answer, label, final=True)
         display[-1] = {"role": "assistant", "content": answer_markdown(record)}
         conv = {
             "history": conv["history"] + [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}],
             "display": display,
             "records": conv["records"] + [None, record],
         }
-        yield display, "", sources_html(record, preview_dir), "", conv
+        yield display, "", sources_html(record, self.preview_dir), "", conv, details_markdown(record)
 
-    def show_sources(conv, evt: gr.SelectData):
+    def show_sources(self, conv: dict | None, evt: gr.SelectData) -> Any:
+        """A click on an earlier answer shows its sources again."""
         records = (conv or {}).get("records") or []
         index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else -1)
         if 0 <= index < len(records) and records[index]:
-            return sources_html(records[index], preview_dir)
+            return sources_html(records[index], self.preview_dir)
         return gr.skip()
 
-    def vote(conv, evt: gr.LikeData, request: gr.Request):
+    def vote(self, conv: dict | None, evt: gr.LikeData, request: gr.Request) -> str:
+        """👍 / 👎 on an answer: one line appended to the feedback file, in the user's name."""
         user = _user(request)
-        if login_required and not user:
+        if self.login_required and not user:
             return _status("Connectez-vous pour donner votre avis.", "error")
         records = (conv or {}).get("records") or []
         index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else -1)
@@ -447,66 +697,68 @@ def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
             return _status("Cette réponse ne peut pas être évaluée.", "warning")
         choice = "up" if evt.liked is True else "down" if evt.liked is False else "retire"
         try:
-            record_feedback(feedback_file, record, choice, user)
+            record_feedback(self.feedback_file, record, choice, user)
         except OSError as error:
             return _status(f"Votre avis n'a pas pu être enregistré ({error.strerror or error}).", "error")
         if choice == "retire":
             return _status("Avis retiré (l'annulation est notée dans le journal des avis).", "info")
         return _status(f"Merci ! Votre avis ({'réponse utile' if choice == 'up' else 'réponse à revoir'}) a été enregistré.", "ok")
 
-    def new_conversation():
-        return [], "", EMPTY_SOURCES, "", _new_conversation()
+    def new_conversation(self) -> tuple:
+        return [], "", EMPTY_SOURCES, "", _new_conversation(), ""
 
-    def use_example(evt: gr.SelectData):
+    def use_example(self, evt: gr.SelectData) -> str:
         value = evt.value
         return value.get("text", "") if isinstance(value, dict) else str(value or "")
 
-    def refresh_filters():
-        fresh, problem = _filter_choices(assistant)
-        banner = _status(problem, "warning") if problem else ""
+    def index_view(self) -> tuple:
+        """The header, the filters' choices and the index banner, read from the index now.
+
+        Returns (header, kind, year, document, banner): on page load and after an upload.
+        """
+        overview = IndexOverview.read(self.assistant)
+        choices = overview.choices()
         return (
-            gr.update(choices=fresh["kind"]),
-            gr.update(choices=fresh["year"]),
-            gr.update(choices=fresh["doc_id"]),
-            banner,
+            f"# {APP_TITLE}\n{overview.header()}",
+            gr.update(choices=choices["kind"]),
+            gr.update(choices=choices["year"]),
+            gr.update(choices=choices["doc_id"]),
+            _status(overview.problem, "warning") if overview.problem else "",
         )
 
-    def upload(file, request: gr.Request, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
+    def upload(self, file: Any, request: gr.Request, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008 - Gradio's idiom
+        """Check then index an uploaded document; a refused file leaves the index as it was.
+
+        Returns (status, file box, header, kind, year, document, banner).
+        """
         from ingest.loaders import LoaderError
         from ingest.pipeline import add_upload
 
-        nothing = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        def refused(message: str, kind: str = "error") -> tuple:
+            return (_status(message, kind), None, *(gr.skip(),) * 5)
+
         user = _user(request)
-        if login_required and not user:
-            return _status("Connectez-vous pour ajouter un document. L'index n'a pas été modifié.", "error"), None, *nothing
+        if self.login_required and not user:
+            return refused("Connectez-vous pour ajouter un document. L'index n'a pas été modifié.")
         if not file:
-            return _status("Aucun fichier reçu.", "warning"), None, *nothing
+            return refused("Aucun fichier reçu.", "warning")
         path = Path(file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", file))
         name = path.name
         if path.suffix.lower() not in UPLOAD_TYPES:
-            return (
-                _status(
-                    f"**{name}** refusé : type de fichier « {path.suffix or '(aucun)'} » non accepté (PDF, Markdown ou texte seulement). L'index n'a pas été modifié.",
-                    "error",
-                ),
-                None,
-                *nothing,
+            return refused(
+                f"**{name}** refusé : type de fichier « {path.suffix or '(aucun)'} » non accepté (PDF, Markdown ou texte seulement). L'index n'a pas été modifié."
             )
         progress(0, desc="Vérification du fichier…")
         started = time.perf_counter()
         if user:
             log.info("%s ajoute %s", user, name)
         try:
-            report = add_upload(path, name, settings, progress=True)
+            report = add_upload(path, name, self.settings, progress=True)
         except LoaderError as error:
-            return (
-                _status(f"**{name}** n'a pas été ajouté : {str(error).rstrip('.')}. L'index n'a pas été modifié.", "error"),
-                None,
-                *nothing,
-            )
+            return refused(f"**{name}** n'a pas été ajouté : {str(error).rstrip('.')}. L'index n'a pas été modifié.")
         except Exception as error:
             log.exception("échec de l'ajout de %s", name)
-            return _status(f"**{name}** n'a pas été ajouté : {_error_message(error)} L'index n'a pas été modifié.", "error"), None, *nothing
+            return refused(f"**{name}** n'a pas été ajouté : {_error_message(error)} L'index n'a pas été modifié.")
         document = next((d for d in report.documents if d.status in ("added", "updated", "unchanged")), None)
         details = []
         if document is not None:
@@ -520,125 +772,289 @@ def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
             + (f" ({', '.join(details)})" if details else "")
             + f" en {_seconds(time.perf_counter() - started)}. Vous pouvez l'interroger dès maintenant."
         )
-        fresh, problem = _filter_choices(assistant)
-        return (
-            _status(message, "ok"),
-            None,
-            gr.update(choices=fresh["kind"]),
-            gr.update(choices=fresh["year"]),
-            gr.update(choices=fresh["doc_id"]),
-            _status(problem, "warning") if problem else "",
-        )
+        return (_status(message, "ok"), None, *self.index_view())
 
-    def ask(question: str, mode: str = "") -> dict:
-        """Pose une question aux documents indexés : renvoie le texte de la réponse (avec marqueurs [n]) et ses citations."""
+    def upload_refused(self, report: str) -> Any:
+        """The page's script refused files over the size limit before sending them: say so.
+
+        ``report`` is the script's JSON, {"files": [{"name", "size"}], "at": time}.
+        """
         try:
-            answer = assistant.ask(question, mode=(mode or None))
+            files = json.loads(report or "{}").get("files") or []
+        except ValueError:
+            return gr.skip()
+        limit = _size(upload_limit(self.settings))
+        return "\n\n".join(
+            _status(
+                f"**{html.escape(str(f.get('name')))}** n'a pas été ajouté : fichier trop volumineux ({_size(float(f.get('size') or 0))}, "
+                f"{limit} maximum). L'index n'a pas été modifié.",
+                "error",
+            )
+            for f in files
+        ) or gr.skip()
+
+    def ask(self, question: str, mode: str = "", filters: dict | None = None, k: int | None = None) -> dict:
+        """Pose une question aux documents indexés et renvoie la réponse (texte avec marqueurs [n]) et ses citations.
+
+        mode : extractive, local, openai ou ollama (facultatif) ; filters : {"kind": "barometre",
+        "year": 2023, "doc_id": "…"}, chaque clé facultative, une liste pour plusieurs valeurs ;
+        k : nombre de passages consultés, de 1 à 15 (facultatif). La réponse ne contient aucun
+        chemin de fichier du serveur.
+        """
+        try:
+            if k is not None and not 1 <= k <= K_MAX:
+                raise ValueError(f"k = {k} : le nombre de passages consultés va de 1 à {K_MAX}")
+            checked = clean_filters(filters)
+            refusal = IndexOverview.read(self.assistant).refusal(question, checked, mode) if checked and (question or "").strip() else None
+            answer = refusal or self.assistant.ask(question, filters=checked, mode=mode or None, k=k)
         except Exception as error:  # noqa: BLE001
             raise gr.Error(_error_message(error)) from None
-        return answer.to_dict()
+        return public_answer(answer)
 
-    theme_header = (
-        f"# {APP_TITLE}\n"
-        "Questions sur la note de conjoncture « Data, IA et cybersécurité dans les territoires » "
-        "(La Poste / Banque des Territoires) et le baromètre 2023 de l'Observatoire Data Publica. "
-        "Chaque réponse cite ses sources [n], affichées à droite."
+
+class FrenchPage:
+    """ASGI middleware: every HTML page of the UI is French, whatever the browser's language.
+
+    Gradio picks its own strings' language from the browser (English for most), and the login
+    page is shown before our translations can load. This writes ``lang="fr"`` on the page and,
+    before Gradio's code runs, tells it the browser speaks French: Gradio's French strings, with
+    ``GRADIO_TEXT_FR`` over them, everywhere (login page included).
+    """
+
+    SCRIPT = (
+        b"<script>(() => { try {"
+        b" Object.defineProperty(Navigator.prototype, 'language', {get: () => 'fr', configurable: true});"
+        b" Object.defineProperty(Navigator.prototype, 'languages', {get: () => ['fr'], configurable: true});"
+        b" } catch (error) {} })();</script>"
     )
-    with gr.Blocks(title="note-rag — " + APP_TITLE, fill_width=True) as demo:
-        conv = gr.State(_new_conversation())
-        gr.Markdown(theme_header, elem_id="nr-header")
-        index_banner = gr.Markdown(_status(index_problem, "warning") if index_problem else "", elem_id="nr-index-banner")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                chatbot = gr.Chatbot(
-                    label="Conversation",
-                    height=540,
-                    elem_id="nr-chat",
-                    placeholder="**Posez une question** sur la data, l'IA et la cybersécurité dans les collectivités.<br>Les réponses citent leurs sources [n].",
-                    examples=[{"text": q} for q in EXAMPLES],
-                    feedback_options=("Like", "Dislike"),
-                    buttons=["copy", "copy_all"],
-                    layout="bubble",
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict | None = None
+        body: list[bytes] = []
+
+        async def rewrite(message: dict) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if b"text/html" in headers.get(b"content-type", b"") and b"content-encoding" not in headers:
+                    start = message  # held until the whole page is read
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = b"".join(body).replace(b'lang="en"', b'lang="fr"', 1).replace(b"<head>", b"<head>" + self.SCRIPT, 1)
+                headers = [(k, str(len(page)).encode() if k == b"content-length" else v) for k, v in start.get("headers") or []]
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": page})
+                return
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
+def upload_limit(settings: Settings) -> int:
+    """The upload size limit in bytes: Gradio refuses a larger file before storing it."""
+    return int(settings.upload_max_mb * 1024 * 1024)
+
+
+def page_script(settings: Settings) -> str:
+    """The page's JavaScript, run once loaded.
+
+    A file over the upload limit is refused in the browser before Gradio sends it (Gradio's own
+    refusal is an English toast): the script stops the event and hands the file's name and size
+    to a hidden box, whose change event writes the French message. It also puts in French the
+    two labels Gradio writes in English once a vote is given.
+    """
+    return """() => {
+  const limit = %(limit)d;
+  const voted = %(voted)s;
+  const report = (files) => {
+    const box = document.querySelector('#nr-upload-refused textarea, #nr-upload-refused input');
+    if (!box) return;
+    box.value = JSON.stringify({files: files.map((f) => ({name: f.name, size: f.size})), at: Date.now()});
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  const guard = (event, files) => {
+    const big = Array.from(files || []).filter((f) => f.size > limit);
+    if (!big.length) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (event.target instanceof HTMLInputElement) event.target.value = '';
+    report(big);
+  };
+  document.addEventListener('change', (e) => {
+    if (e.target.matches && e.target.matches('#nr-upload input[type=file]')) guard(e, e.target.files);
+  }, true);
+  document.addEventListener('drop', (e) => {
+    if (e.target.closest && e.target.closest('#nr-upload')) guard(e, e.dataTransfer && e.dataTransfer.files);
+  }, true);
+  const translate = () => document.querySelectorAll('#nr-chat button[aria-label]').forEach((b) => {
+    for (const name of ['aria-label', 'title']) {
+      const french = voted[b.getAttribute(name)];
+      if (french) b.setAttribute(name, french);
+    }
+  });
+  new MutationObserver(translate).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label', 'title']});
+}""" % {"limit": upload_limit(settings), "voted": json.dumps(VOTED_FR, ensure_ascii=False)}
+
+
+# --------------------------------------------------------------------------------------------
+# layout and wiring
+
+
+@dataclass
+class Layout:
+    """The page's components, as ``wire()`` connects them."""
+
+    conv: gr.State
+    header: gr.Markdown
+    index_banner: gr.Markdown
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    reset: gr.Button
+    status: gr.Markdown
+    kind: gr.Dropdown
+    year: gr.Dropdown
+    doc_id: gr.Dropdown
+    mode: gr.Radio
+    k: gr.Slider
+    details: gr.Markdown
+    upload_file: gr.File
+    upload_refused: gr.Textbox
+    upload_status: gr.Markdown
+    sources: gr.HTML
+
+
+def layout(assistant: Assistant) -> Layout:
+    """The components, inside the current ``gr.Blocks``: the chat and its settings on the
+    left, the sources on the right. Everything a newcomer needs is open; the number of
+    passages and the durations wait in « Réglages avancés »."""
+    settings = assistant.settings
+    modes = [m for m in assistant.available_modes() if m in ANSWER_MODES] or ["extractive"]
+    overview = IndexOverview.read(assistant)
+    choices = overview.choices()
+    conv = gr.State(_new_conversation())
+    header = gr.Markdown(f"# {APP_TITLE}\n{overview.header()}", elem_id="nr-header")
+    index_banner = gr.Markdown(_status(overview.problem, "warning") if overview.problem else "", elem_id="nr-index-banner")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                show_label=False,
+                height=540,
+                elem_id="nr-chat",
+                placeholder="**Posez une question** sur les documents indexés.<br>Les réponses citent leurs sources [n].",
+                examples=[{"text": q} for q in EXAMPLES],
+                feedback_options=("Like", "Dislike"),
+                buttons=["copy"],
+                layout="bubble",
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    placeholder="Votre question, par exemple : Qu'est-ce qu'un CSIRT ?",
+                    show_label=False,
+                    lines=1,
+                    max_lines=4,
+                    scale=8,
+                    autofocus=True,
+                    elem_id="nr-question",
+                    submit_btn=False,
                 )
+                send = gr.Button("Envoyer", variant="primary", scale=1, min_width=100, elem_id="nr-send")
+            with gr.Row():
+                reset = gr.Button("↺ Nouvelle conversation", size="sm", elem_id="nr-new", scale=0, min_width=200)
+            status = gr.Markdown("", elem_id="nr-status")
+            with gr.Accordion("Réglages de la réponse", open=True):
                 with gr.Row():
-                    question = gr.Textbox(
-                        placeholder="Votre question, par exemple : Qu'est-ce qu'un CSIRT ?",
-                        show_label=False,
-                        lines=1,
-                        max_lines=4,
-                        scale=8,
-                        autofocus=True,
-                        elem_id="nr-question",
-                        submit_btn=False,
-                    )
-                    send = gr.Button("Envoyer", variant="primary", scale=1, min_width=100, elem_id="nr-send")
-                with gr.Row():
-                    reset = gr.Button("↺ Nouvelle conversation", size="sm", elem_id="nr-new", scale=0, min_width=200)
-                status = gr.Markdown("", elem_id="nr-status")
-                with gr.Accordion("Réglages de la réponse", open=True):
-                    with gr.Row():
-                        mode = gr.Radio(
-                            choices=[(MODE_LABELS.get(m, m), m) for m in modes],
-                            value=default_mode,
-                            label="Mode de réponse",
-                            elem_id="nr-mode",
-                            scale=3,
-                        )
-                        k = gr.Slider(1, 15, value=settings.top_k, step=1, label="Passages consultés (k)", elem_id="nr-k", scale=2)
-                    with gr.Row():
-                        kinds = gr.Dropdown(
-                            choices=choices["kind"], value=[], multiselect=True, label="Type de document", elem_id="nr-kind"
-                        )
-                        years = gr.Dropdown(choices=choices["year"], value=[], multiselect=True, label="Année", elem_id="nr-year")
-                        docs = gr.Dropdown(choices=choices["doc_id"], value=[], multiselect=True, label="Document", elem_id="nr-doc")
-                with gr.Accordion("Ajouter un document à l'index", open=False, elem_id="nr-upload-box"):
-                    gr.Markdown(
-                        f"PDF, Markdown ou texte, {settings.upload_max_mb:g} Mo maximum. Le document est vérifié puis indexé ; "
-                        "un fichier refusé laisse l'index intact."
-                    )
-                    upload_file = gr.File(
-                        label="Document à ajouter",
-                        # No file_types: Gradio would refuse other types with an English toast;
-                        # upload() refuses them itself, in French, in the status box.
-                        file_count="single",
-                        type="filepath",
-                        elem_id="nr-upload",
-                    )
-                    upload_status = gr.Markdown("", elem_id="nr-upload-status")
-            with gr.Column(scale=2, min_width=340, elem_id="nr-sources-col"):
-                gr.Markdown("### Sources de la réponse")
-                sources = gr.HTML(EMPTY_SOURCES, elem_id="nr-sources")
+                    kind = gr.Dropdown(choices=choices["kind"], value=ALL, label="Type de document", elem_id="nr-kind")
+                    year = gr.Dropdown(choices=choices["year"], value=ALL, label="Année", elem_id="nr-year")
+                    doc_id = gr.Dropdown(choices=choices["doc_id"], value=ALL, label="Document", elem_id="nr-doc")
+                mode = gr.Radio(
+                    choices=[(MODE_LABELS.get(m, m), m) for m in modes],
+                    value=settings.mode if settings.mode in modes else modes[0],
+                    label="Type de réponse",
+                    elem_id="nr-mode",
+                )
+            with gr.Accordion("Réglages avancés", open=False, elem_id="nr-advanced"):
+                k = gr.Slider(
+                    1,
+                    K_MAX,
+                    value=settings.top_k,
+                    step=1,
+                    label="Nombre de passages consultés",
+                    info="Plus de passages : plus de chances de trouver la réponse, mais une réponse plus lente.",
+                    elem_id="nr-k",
+                )
+                details = gr.Markdown("", elem_id="nr-details")
+            with gr.Accordion("Ajouter un document à l'index", open=False, elem_id="nr-upload-box"):
+                gr.Markdown(
+                    f"PDF, Markdown ou texte, {_size(upload_limit(settings))} maximum. Le document est vérifié puis indexé ; "
+                    "un fichier refusé laisse l'index intact."
+                )
+                upload_file = gr.File(
+                    label="Document à ajouter",
+                    # No file_types: Gradio would refuse other types with an English toast;
+                    # upload() refuses them itself, in French, in the status box.
+                    file_count="single",
+                    type="filepath",
+                    elem_id="nr-upload",
+                )
+                upload_refused = gr.Textbox(visible="hidden", elem_id="nr-upload-refused")  # written by page_script()
+                upload_status = gr.Markdown("", elem_id="nr-upload-status")
+        with gr.Column(scale=2, min_width=340, elem_id="nr-sources-col"):
+            gr.Markdown("### Sources de la réponse")
+            sources = gr.HTML(EMPTY_SOURCES, elem_id="nr-sources")
+    return Layout(
+        conv, header, index_banner, chatbot, question, send, reset, status, kind, year, doc_id, mode, k, details,
+        upload_file, upload_refused, upload_status, sources,
+    )
 
-        chat_inputs = [question, conv, mode, kinds, years, docs, k]
-        chat_outputs = [chatbot, question, sources, status, conv]
-        common = {
-            "concurrency_limit": CHAT_CONCURRENCY,
-            "concurrency_id": "answer",
-            "api_visibility": "private",
-            "show_progress": "minimal",
-        }
-        question.submit(respond, chat_inputs, chat_outputs, **common)
-        send.click(respond, chat_inputs, chat_outputs, **common)
-        chatbot.example_select(use_example, None, question, api_visibility="private", queue=False).then(
-            respond, chat_inputs, chat_outputs, **common
-        )
-        chatbot.select(show_sources, conv, sources, api_visibility="private", queue=False)
-        chatbot.like(vote, conv, status, api_visibility="private", queue=False)
-        reset.click(new_conversation, None, [chatbot, question, sources, status, conv], api_visibility="private", queue=False)
-        chatbot.clear(new_conversation, None, [chatbot, question, sources, status, conv], api_visibility="private", queue=False)
-        upload_file.upload(
-            upload,
-            upload_file,
-            [upload_status, upload_file, kinds, years, docs, index_banner],
-            concurrency_limit=1,
-            concurrency_id="upload",
-            api_visibility="private",
-            show_progress="full",
-            show_progress_on=[upload_status],
-        )
-        demo.load(refresh_filters, None, [kinds, years, docs, index_banner], api_visibility="private", queue=False)
-        gr.api(ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="answer")
 
+def wire(demo: gr.Blocks, ui: Layout, handlers: Handlers) -> None:
+    """Connect each event of ``ui`` to its handler, and the page's load to the index view and
+    script; declare the ``/ask`` API (inside ``demo``'s context)."""
+    chat_inputs = [ui.question, ui.conv, ui.mode, ui.kind, ui.year, ui.doc_id, ui.k]
+    chat_outputs = [ui.chatbot, ui.question, ui.sources, ui.status, ui.conv, ui.details]
+    index_outputs = [ui.header, ui.kind, ui.year, ui.doc_id, ui.index_banner]
+    private = {"api_visibility": "private"}
+    common = {"concurrency_limit": CHAT_CONCURRENCY, "concurrency_id": "answer", "show_progress": "minimal", **private}
+    ui.question.submit(handlers.respond, chat_inputs, chat_outputs, **common)
+    ui.send.click(handlers.respond, chat_inputs, chat_outputs, **common)
+    ui.chatbot.example_select(handlers.use_example, None, ui.question, queue=False, **private).then(
+        handlers.respond, chat_inputs, chat_outputs, **common
+    )
+    ui.chatbot.select(handlers.show_sources, ui.conv, ui.sources, queue=False, **private)
+    ui.chatbot.like(handlers.vote, ui.conv, ui.status, queue=False, **private)
+    ui.reset.click(handlers.new_conversation, None, [ui.chatbot, ui.question, ui.sources, ui.status, ui.conv, ui.details], queue=False, **private)
+    ui.upload_file.upload(
+        handlers.upload,
+        ui.upload_file,
+        [ui.upload_status, ui.upload_file, *index_outputs],
+        concurrency_limit=1,
+        concurrency_id="upload",
+        show_progress="full",
+        show_progress_on=[ui.upload_status],
+        **private,
+    )
+    ui.upload_refused.change(handlers.upload_refused, ui.upload_refused, ui.upload_status, queue=False, **private)
+    demo.load(handlers.index_view, None, index_outputs, queue=False, **private)
+    demo.load(None, None, None, js=page_script(handlers.settings), queue=False, **private)
+    gr.api(handlers.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="answer")
+
+
+def build_ui(assistant: Assistant, login_required: bool = False) -> gr.Blocks:
+    """The whole UI around ``assistant`` (queue configured; serve it with ``launch()``)."""
+    handlers = Handlers(assistant, login_required)
+    with gr.Blocks(title="note-rag — " + APP_TITLE, fill_width=True) as demo:
+        wire(demo, layout(assistant), handlers)
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=64)
     return demo
 
@@ -675,7 +1091,6 @@ def launch(
     if isinstance(auth, tuple):
         auth = Users.one(auth[0], auth[1], "launch()")
     demo = build_ui(assistant, login_required=auth is not None)
-    max_mb = assistant.settings.upload_max_mb
     demo.launch(
         server_name=host,
         server_port=port,
@@ -686,9 +1101,13 @@ def launch(
         quiet=quiet,
         theme=theme(),
         css=CSS,
-        footer_links=["api"],
-        # Gradio's own limit (an English toast) stays well above ours (a French message).
-        max_file_size=int(max(max_mb * 2, max_mb + 5) * 1024 * 1024),
+        i18n=gr.I18n(en=GRADIO_TEXT_FR, fr=GRADIO_TEXT_FR),
+        app_kwargs={"middleware": [Middleware(FrenchPage)]},
+        # No footer: its links (« Use via API », « Built with Gradio », settings) lead to
+        # English pages; the API is documented in the README and this module's docstring.
+        footer_links=[],
+        # An oversized file is refused before Gradio stores it (in French: page_script()).
+        max_file_size=upload_limit(assistant.settings),
         ssr_mode=False,
         mcp_server=False,
         pwa=False,
@@ -700,12 +1119,13 @@ def launch(
 
 def choose_mode(settings) -> str:
     """``local`` when the local model is installed, verifies and was measured at least as
-    accurate as extractive on every eval split (``evals/llm-modes.json``), else ``extractive``.
+    accurate as extractive on every eval split (``evals/llm-modes.json``, read by
+    ``assistant.mode_measures``: the product does not import its eval package), else ``extractive``.
 
     Says which, and why, on the terminal: the reader of ``make run`` must know what answers.
     """
     from assistant.local_llm import LocalModelUnavailable, ensure_gguf, runtime_installed
-    from evals.modes import verdict
+    from assistant.mode_measures import verdict
 
     if not runtime_installed():
         print("note-rag : mode extractif (le modèle local n'est pas installé : pip install -e .[local])")

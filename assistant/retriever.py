@@ -110,7 +110,12 @@ def _where(filters: dict[str, Any] | None) -> dict | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _matches(chunk: StoredChunk, filters: dict[str, Any] | None) -> bool:
+def matches_filters(chunk: Any, filters: dict[str, Any] | None) -> bool:
+    """Whether ``chunk`` (anything with ``kind``, ``year`` and ``doc_id``) passes ``filters``.
+
+    Public so that the UI tells "these filters match no indexed document" by the very rule
+    retrieval applies (it checks the documents, not the chunks, before asking).
+    """
     for key, value in (filters or {}).items():
         if key not in FILTER_KEYS or value in (None, "", []):
             continue
@@ -278,7 +283,7 @@ class HybridRetriever:
         for record_id, distance in zip(result["ids"][0], result["distances"][0]):
             version, chunk_id = split_record_id(record_id, False)
             chunk = loaded.by_id.get(chunk_id)
-            if chunk is not None and chunk.version == version and _matches(chunk, filters):
+            if chunk is not None and chunk.version == version and matches_filters(chunk, filters):
                 found.append((chunk, 1.0 - distance))
         return found
 
@@ -303,7 +308,7 @@ class HybridRetriever:
             else:
                 candidates = positive
             ordered = candidates[np.lexsort((candidates, -scores[candidates]))]
-            ranked = [(loaded.chunks[i], float(scores[i])) for i in ordered if _matches(loaded.chunks[i], filters)]
+            ranked = [(loaded.chunks[i], float(scores[i])) for i in ordered if matches_filters(loaded.chunks[i], filters)]
             if len(ranked) >= n or take >= len(positive):
                 return ranked[:n]
             take = min(len(positive), take * 8)

@@ -3,27 +3,21 @@
 ``python -m evals --split NAME --modes extractive,local`` (the whole split, no ``--slow-limit``)
 records, per split, the answer accuracy of extractive and of the LLM mode, the share of answers
 the LLM wrote, and the first-answer and final-answer latencies, in ``evals/llm-modes.json``
-(committed). ``ui.py --auto-mode`` reads it: an LLM mode is the default only when it was
-measured on every split and is at least as accurate as extractive on each.
+(committed). ``ui.py --auto-mode`` reads it through ``assistant.mode_measures``: an LLM mode is
+the default only when it was measured on every split and is at least as accurate as extractive
+on each.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-MEASURES = Path(__file__).resolve().parent / "llm-modes.json"
-SPLIT_NAMES = ("train", "dev", "generality")
-
-
-def load(path: Path = MEASURES) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+# The reader and the rule (assistant.mode_measures.verdict) belong to the product: ui.py reads
+# them without importing evals. The evals only write the file.
+from assistant.mode_measures import MEASURES, load
 
 
 def record(split: str, results: list[Any], command: str, path: Path = MEASURES) -> list[str]:
@@ -62,24 +56,3 @@ def record(split: str, results: list[Any], command: str, path: Path = MEASURES) 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-@dataclass
-class Verdict:
-    earned: bool  # the mode is at least as accurate as extractive on every split
-    why: str  # one French line for the startup message
-
-
-def verdict(mode: str, path: Path = MEASURES) -> Verdict:
-    """Whether ``mode`` earned its place as the default, and the figures that say so."""
-    measured = load(path).get(mode, {})
-    missing = [s for s in SPLIT_NAMES if s not in measured]
-    if missing:
-        return Verdict(False, f"mode {mode} pas encore mesuré sur {', '.join(missing)} ({path.name})")
-    parts, earned = [], True
-    for split in SPLIT_NAMES:
-        row = measured[split]
-        earned = earned and row["accuracy"] >= row["extractive_accuracy"]
-        parts.append(f"{split} {100 * row['accuracy']:.0f} % contre {100 * row['extractive_accuracy']:.0f} %")
-    verb = "au moins aussi juste que l'extractif" if earned else "moins juste que l'extractif sur une partie des questions"
-    return Verdict(earned, f"mode {mode} {verb} : {'; '.join(parts)}, mesuré dans {path.name}")

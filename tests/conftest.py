@@ -20,6 +20,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # Tests decide every setting themselves: a developer's NOTE_RAG_* environment must not leak in.
+# NOTE_RAG_SCREENSHOTS is no setting: it asks the UI tests to write docs/screenshots.
+SCREENSHOTS = os.environ.get("NOTE_RAG_SCREENSHOTS")
 for _name in [n for n in os.environ if n.startswith("NOTE_RAG_")]:
     del os.environ[_name]
 os.environ["NOTE_RAG_CONFIG"] = os.devnull  # nor a developer's note-rag.toml

@@ -320,7 +320,7 @@ def test_percentile_and_stratified_sample():
 
 
 def test_default_mode_is_local_only_where_measured_at_least_as_accurate(tmp_path):
-    from evals.modes import verdict
+    from assistant.mode_measures import verdict
 
     measures = tmp_path / "llm-modes.json"
     row = {"extractive_accuracy": 0.60, "accuracy": 0.62}

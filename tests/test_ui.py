@@ -29,6 +29,7 @@ from evals.procs import stop, wait_http
 from .fake_llm import FakeLLMServer, figures_reader
 from .conftest import (
     ANNOUNCEMENT,
+    SCREENSHOTS,
     BAROMETER_PDF,
     BAROMETER_RMD,
     PYTHON,
@@ -49,6 +50,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT_COPY = Path("/tmp/note-rag-ui.png")
 ANSWER_TIMEOUT_MS = 120_000
+# What Gradio writes in English unless told otherwise (the upload box, its progress, the footer).
+ENGLISH = ["Drop File Here", "Click to Upload", "Uploading", "Use via API", "Built with Gradio", "Liked", "Disliked"]
 
 # Questions whose figure is written in the corpus (announcement 2024 / barometer 2023).
 KNOWN_FIGURES = [
@@ -144,11 +147,24 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+def _page(browser, locale: str):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale=locale)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = _page(browser, "fr-FR")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def english_page(browser):
+    """A browser set to English, as many are: the page must still be all French."""
+    context, page = _page(browser, "en-US")
     yield page
     context.close()
 
@@ -169,18 +185,48 @@ def open_ui(page, url: str) -> None:
 
 
 def ask(page, question: str) -> str:
-    """Type a question, send it, wait for the final answer; returns the last bot message."""
+    """Type a question, send it, wait for its answer (a new bot message, with its ⓘ, and its
+    sources beside it); returns that message. The same question twice waits for the second."""
+    before = page.locator('#nr-chat [data-testid="bot"]').count()
     page.fill("#nr-question textarea", question)
     page.click("#nr-send")
     page.wait_for_function(
-        """q => {
+        """([q, before]) => {
+            const bots = document.querySelectorAll('#nr-chat [data-testid="bot"]');
             const meta = document.querySelector('#nr-sources .nr-answer-meta');
-            return meta && meta.textContent.includes(q);
+            return bots.length > before && bots[bots.length - 1].querySelector('.nr-info') && meta && meta.textContent.includes(q);
         }""",
-        arg=" ".join(question.split()),
+        arg=[" ".join(question.split()), before],
         timeout=ANSWER_TIMEOUT_MS,
     )
     return page.locator('#nr-chat [data-testid="bot"]').last.inner_text()
+
+
+def info(page) -> str:
+    """The tooltip of the last answer's ⓘ: who answered and how fast."""
+    return page.locator('#nr-chat [data-testid="bot"]').last.locator(".nr-info").get_attribute("title") or ""
+
+
+def screenshot(page, name: str) -> None:
+    """Write the README's picture NAME into the folder NOTE_RAG_SCREENSHOTS names (docs/screenshots)."""
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    """Pick ``option`` in the single-choice drop-down ``dropdown`` (a CSS selector)."""
+    page.click(f"{dropdown} input")
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def visible_english(page) -> list[str]:
+    """Gradio's English strings visible in the page (text, or a button's label or tooltip)."""
+    shown = [page.inner_text("body")] + page.eval_on_selector_all(
+        "button", "bs => bs.flatMap(b => [b.getAttribute('aria-label') || '', b.title || ''])"
+    )
+    return [english for english in ENGLISH if any(english in text for text in shown)]
 
 
 def generation(index_dir: Path) -> int:
@@ -204,21 +250,35 @@ def test_browser_answer_sources_screenshot_and_bad_upload(server, page, tmp_path
     page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('question est vide')")
     assert page.locator('#nr-chat [data-testid="bot"]').count() == 0
 
+    # The header names what is indexed, read from the index (not the note it only announces).
+    header = page.inner_text("#nr-header")
+    assert "les 2 documents indexés" in header, header
+    for _, title, _, _ in server.assistant.retriever.documents():
+        assert title in header
+    # The number of passages and the durations wait, closed, in « Réglages avancés ».
+    assert not page.locator("#nr-k").is_visible()
+
     question = "Quel pourcentage des collectivités a subi une cyberattaque ?"
     answer = ask(page, question)
     # Both editions answer this: 17% (note 2024, "victimes") or 21% (baromètre 2023, "subi").
     assert re.search(r"\b(17|21) ?%", answer), answer
     assert "[1]" in answer
-    assert "Mode : extractif" in answer
+    assert "Mode :" not in answer and "citations exactes" in info(page), "who answered, and how fast, is in the ⓘ"
+    assert re.search(r"\d,\d s", info(page)), info(page)
     sources = page.inner_text("#nr-sources")
     assert "cybersécurité" in sources
     assert "[1]" in sources
     assert page.locator("#nr-sources .nr-passage mark").count() >= 1, "the supporting sentence is highlighted"
+    page.get_by_text("Réglages avancés").click()
+    page.locator("#nr-k").wait_for()
+    assert "Nombre de passages consultés" in page.inner_text("#nr-advanced")
+    assert "recherche des passages" in page.inner_text("#nr-details") and "citations exactes" in page.inner_text("#nr-details")
 
     shot = tmp_path / "note-rag-ui.png"
     page.screenshot(path=str(shot), full_page=True)
     shutil.copyfile(shot, SCREENSHOT_COPY)
     assert shot.stat().st_size > 20_000
+    screenshot(page, "chat.png")
 
     # Follow-up and new conversation, then an example question: the note 2024 figure, 17%.
     page.click("#nr-new")
@@ -274,22 +334,24 @@ def upload(page, path: Path, expected: str) -> str:
 def test_browser_shows_the_cited_answer_then_the_written_one(ui_index, page):
     """An LLM mode: the quoted, cited answer at once with « rédaction en cours… », then the
     model's answer in its place (a real OpenAI-compatible HTTP server, slow on purpose)."""
+    import ui
+
     with FakeLLMServer(figures_reader, delay=3.0) as llm:
         running = Server(ui_index, openai_base_url=f"{llm.url}/v1", openai_model="fake-model", llm_timeout=30.0)
         try:
             open_ui(page, running.url)
-            page.locator("#nr-mode label", has_text="LLM OpenAI").click()
+            page.locator("#nr-mode label", has_text=ui.MODE_LABELS["openai"]).click()
             page.fill("#nr-question textarea", KNOWN_FIGURES[0][0])
             page.click("#nr-send")
             page.wait_for_selector("#nr-chat .nr-drafting", timeout=ANSWER_TIMEOUT_MS)
             bot = page.locator('#nr-chat [data-testid="bot"]').last
             first = bot.inner_text()
             assert "rédaction en cours" in first and "D'après" in first and "17%" in first and "[1]" in first, first
-            assert "Mode : extractif" in first
+            assert "citations exactes" in info(page), info(page)
             assert "[1]" in page.inner_text("#nr-sources"), "the first answer's sources are shown at once"
             page.wait_for_function("() => !document.querySelector('#nr-chat .nr-drafting')", timeout=ANSWER_TIMEOUT_MS)
             final = bot.inner_text()
-            assert "Mode : OpenAI" in final and "fake-model" in final and "rédaction en cours" not in final, final
+            assert "modèle OpenAI" in info(page) and "fake-model" in info(page) and "rédaction en cours" not in final, (info(page), final)
             assert "17%" in final and "[1]" in final and "D'après" not in final, "the written answer replaced the quote"
             assert page.locator('#nr-chat [data-testid="bot"]').count() == 1, "replaced in place, not added"
         finally:
@@ -316,10 +378,18 @@ def test_browser_upload_adds_a_document_and_enforces_type_and_size(upload_server
     status = upload(page, wrong_type, "refusé")
     assert "type de fichier" in status and "L'index n'a pas été modifié" in status
 
+    # Over the limit: refused in the page, before Gradio sends or stores it (Gradio's own limit
+    # is the same, for any other client); the message is French.
+    import ui
+
+    assert upload_server.demo.max_file_size == ui.upload_limit(upload_server.settings) == int(0.05 * 1024 * 1024)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/upload" in request.url else None)
     too_big = tmp_path / "gros-fichier.txt"
     too_big.write_text("Les collectivités et la donnée. " * 2500, encoding="utf-8")  # ~80 Ko > 50 Ko
     status = upload(page, too_big, "n'a pas été ajouté")
-    assert "trop volumineux" in status, status
+    assert "gros-fichier.txt" in status and "trop volumineux" in status and "maximum" in status, status
+    assert not sent, f"the oversized file was sent: {sent}"
     assert generation(upload_server.index_dir) == after_upload
     assert not (upload_server.index_dir / "uploads" / too_big.name).exists()
 
@@ -329,6 +399,45 @@ def test_browser_upload_adds_a_document_and_enforces_type_and_size(upload_server
     assert "n'a pas été ajouté" in status and "renommez" in status, status
     assert "42 000" in (upload_server.index_dir / "uploads" / document.name).read_text(encoding="utf-8")
     assert generation(upload_server.index_dir) == after_upload
+
+
+@pytest.mark.browser
+def test_browser_upload_control_is_french_whatever_the_browser_language(upload_server, english_page, tmp_path):
+    """A browser set to English: the upload box, its progress line and the page are French."""
+    page = english_page
+    open_ui(page, upload_server.url)
+    page.get_by_text("Ajouter un document à l'index").click()
+    page.locator("#nr-upload").wait_for()
+    assert visible_english(page) == []
+    control = page.inner_text("#nr-upload")
+    assert "Déposez le fichier ici" in control and "Cliquez pour choisir un fichier" in control, control
+
+    # A slow upload (the network throttled) shows its progress line: in French too.
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 12_000})
+    document = tmp_path / "budget-numerique-grandville-2025.md"
+    document.write_text(
+        "# Budget numérique de Grandville (2025)\n\n"
+        + "La commune de Grandville consacre 18 000 euros à la formation de ses agents à la cybersécurité. " * 350,
+        encoding="utf-8",
+    )  # ~35 Ko, under the 50 Ko limit: about 3 s at this speed
+    assert document.stat().st_size < upload_server.settings.upload_max_mb * 1024 * 1024
+    page.locator("#nr-upload input[type=file]").set_input_files(str(document))
+    progress = page.locator("#nr-upload .uploading")
+    progress.wait_for(state="attached")  # its English text is hidden: Playwright calls it hidden
+    shown = progress.evaluate("e => getComputedStyle(e, '::before').content")
+    assert "Envoi du fichier" in shown, shown
+    assert visible_english(page) == [], "the progress line is French"
+    network.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.wait_for_function(
+        "() => document.querySelector('#nr-upload-status').textContent.includes('a été ajouté')", timeout=ANSWER_TIMEOUT_MS
+    )
+    assert "budget-numerique-grandville-2025.md" in page.inner_text("#nr-upload-status")
+    # The header and the filters now name the new document: they are read from the index.
+    page.wait_for_function("() => document.querySelector('#nr-header').textContent.includes('Grandville')")
+    assert visible_english(page) == []
+    screenshot(page, "upload.png")
 
 
 @pytest.mark.browser
@@ -342,18 +451,70 @@ def test_browser_follow_up_and_abstention(server, page):
 
     answer = ask(page, "Quelle est la capitale du Pérou ?")
     assert "ne permettent pas de répondre" in answer
-    assert "Pas de réponse dans les documents" in page.inner_text("#nr-sources")
+    # Said once: the bubble says there is no answer and why; the sources panel repeats neither.
+    record = server.assistant.ask("Quelle est la capitale du Pérou ?")
+    assert record.abstained and record.notice
+    page_text = page.inner_text("body")
+    assert page_text.count(record.text) == 1, page_text
+    assert page_text.count(record.notice[1:]) == 1 and f"Pourquoi : {record.notice[0].lower()}" in page_text, page_text
+    assert "Aucune source citée" in page.inner_text("#nr-sources")
+
+    # Three answers: the chat scrolls, and nothing of Gradio's (its label, its toolbar) floats
+    # over the scrolling messages, where it would cover one at some scroll position.
+    assert page.evaluate("() => { const c = document.querySelector('#nr-chat .bubble-wrap'); return c.scrollHeight > c.clientHeight; }")
+    overlaps = page.evaluate(
+        """() => {
+            const chat = document.querySelector('#nr-chat');
+            const messages = chat.querySelector('.bubble-wrap');
+            const area = messages.getBoundingClientRect();
+            const shown = (e) => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e); return r.width > 0 && r.height > 0 && s.visibility !== 'hidden'; };
+            const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            return Array.from(chat.querySelectorAll('button, label, [data-testid="block-label"]'))
+                .filter((e) => !messages.contains(e) && shown(e) && meets(e.getBoundingClientRect(), area))
+                .map((e) => e.outerHTML.slice(0, 160));
+        }"""
+    )
+    assert overlaps == [], overlaps
+    screenshot(page, "abstention.png")
 
 
 @pytest.mark.browser
 def test_browser_document_filter_restricts_the_sources(server, page):
     open_ui(page, server.url)
-    page.click("#nr-kind input")
-    page.get_by_role("option", name="Baromètre").click()
-    page.keyboard.press("Escape")
+    # Every filter starts on « Tous » (« Toutes » for the year): no filter.
+    defaults = {f: page.input_value(f"{f} input") for f in ("#nr-kind", "#nr-year", "#nr-doc")}
+    assert defaults == {"#nr-kind": "Tous", "#nr-year": "Toutes", "#nr-doc": "Tous"}, defaults
+    choose(page, "#nr-kind", "Baromètre")
     answer = ask(page, "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?")
     assert "21%" in answer and "17%" not in answer, answer  # the 2024 note is filtered out
+    assert "Filtres : Baromètre" in answer, "the active filters are recalled under the answer"
     assert "Annonce" not in page.inner_text("#nr-sources")
+    # The barometer's card: its title, type, year, section, and a « Source » link to its web
+    # address (not the address as text); no path of the server, no file name.
+    card = page.locator("#nr-sources .nr-card").first
+    text = card.inner_text()
+    assert "Baromètre 2023 de la data dans les territoires" in text and "Baromètre" in text and "2023" in text and "Section :" in text, text
+    link = card.get_by_role("link", name=re.compile("^Source"))
+    assert link.get_attribute("href").startswith("https://"), link.get_attribute("href")
+    assert "https://" not in text and "raw.githubusercontent" not in text
+    panel = page.inner_html("#nr-sources")
+    assert str(REPO) not in panel and "Fichier" not in panel and "barometre-data-publica-2023.Rmd" not in panel, panel
+
+    # Filters no indexed document matches: said plainly, before any search.
+    choose(page, "#nr-kind", "Annonce")
+    choose(page, "#nr-year", "2023")
+    answer = ask(page, "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?")
+    assert "Aucun document indexé ne correspond à ces filtres (Annonce · 2023) : élargissez-les." in answer, answer
+    assert "Aucun passage pertinent" not in answer and "ne répondent pas" not in answer
+    # The announcement's card (a file of the corpus, no web address): no link, no path.
+    choose(page, "#nr-year", "Toutes")
+    answer = ask(page, "Qu'est-ce qu'un CSIRT ?")
+    assert "Computer Security Incident Response Team" in answer and "Filtres : Annonce" in answer, answer
+    card = page.locator("#nr-sources .nr-card").first
+    assert "Annonce" in card.inner_text() and "2024" in card.inner_text()
+    assert card.get_by_role("link").count() == 0
+    panel = page.inner_html("#nr-sources")
+    assert str(REPO) not in panel and "note-conjoncture-2024-annonce.md" not in panel and "Fichier" not in panel, panel
     page.click("#nr-new")
 
 
@@ -380,8 +541,17 @@ def test_browser_thumbs_up_appends_one_feedback_line(server, page):
     open_ui(page, server.url)
     question = KNOWN_FIGURES[1][0]
     ask(page, question)
-    page.locator('#nr-chat button[aria-label="J\'aime"], #nr-chat button[aria-label="Like"]').last.click()
+    import ui
+
+    like = page.locator(f'#nr-chat button[aria-label="{ui.GRADIO_TEXT_FR["chatbot.like"]}"]').last
+    dislike = page.locator(f'#nr-chat button[aria-label="{ui.GRADIO_TEXT_FR["chatbot.dislike"]}"]').last
+    assert like.bounding_box()["x"] < dislike.bounding_box()["x"], "👍 comes before 👎"
+    like.click()
     page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('a été enregistré')")
+    voted = page.locator(f'#nr-chat button[aria-label="{ui.VOTED_FR["Liked"]}"]').last
+    voted.wait_for()  # Gradio's « Liked » label, in French
+    assert voted.bounding_box()["x"] < dislike.bounding_box()["x"]
+    assert visible_english(page) == []
     lines = feedback.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(lines_before) + 1
     record = json.loads(lines[-1])
@@ -412,6 +582,35 @@ def test_api_ask_returns_text_and_citations(server):
     # errors come back as French messages
     with pytest.raises(Exception, match="question est vide"):
         api.predict("   ", api_name="/ask")
+
+
+def test_api_ask_takes_filters_and_k_and_returns_no_server_path(server):
+    api = client(server.url)
+    question = "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?"
+    filtered = api.predict(question, filters={"kind": "barometre", "year": 2023}, k=3, api_name="/ask")
+    assert "21%" in filtered["text"] and "17%" not in filtered["text"], filtered["text"]
+    assert filtered["citations"] and {c["kind"] for c in filtered["citations"]} == {"barometre"}
+    # No path of the server: a web document keeps its address, a file of the corpus none.
+    both = [filtered, api.predict("Qu'est-ce qu'un CSIRT ?", api_name="/ask")]
+    for result in both:
+        assert str(REPO) not in json.dumps(result, ensure_ascii=False), result
+        for citation in result["citations"]:
+            assert citation["file_path"] is None
+            assert citation["source"] == "" or citation["source"].startswith("https://"), citation["source"]
+    assert filtered["citations"][0]["source"].startswith("https://"), "the barometer's web address is kept"
+    assert both[1]["citations"][0]["source"] == "", "the announcement is a file of the corpus: no address"
+    assert server.assistant.ask("Qu'est-ce qu'un CSIRT ?").citations[0].file_path, "the server still knows it (page previews)"
+    # Filters no document matches: said, not searched.
+    nothing = api.predict(question, filters={"kind": "annonce", "year": "2023"}, api_name="/ask")
+    assert nothing["abstained"] and "Aucun document indexé ne correspond à ces filtres (Annonce · 2023)" in nothing["text"], nothing
+    # k changes how many passages are read
+    assert len(api.predict(question, k=1, api_name="/ask")["citations"]) == 1
+    with pytest.raises(Exception, match="Filtre inconnu « pays » : les filtres possibles sont kind, year, doc_id"):
+        api.predict(question, filters={"pays": "France"}, api_name="/ask")
+    with pytest.raises(Exception, match="Année « deux mille » invalide"):
+        api.predict(question, filters={"year": "deux mille"}, api_name="/ask")
+    with pytest.raises(Exception, match="de 1 à 15"):
+        api.predict(question, k=0, api_name="/ask")
 
 
 def test_load_eight_simultaneous_clients(server):
@@ -458,7 +657,9 @@ def test_no_index_gives_a_french_message(tmp_path):
         running.close()
 
 
-def test_sources_panel_flags_unsupported_figures_and_abstention():
+def test_answer_and_sources_say_each_thing_once_and_no_server_path():
+    from dataclasses import replace
+
     import ui
     from assistant import Answer, Citation
 
@@ -487,15 +688,45 @@ def test_sources_panel_flags_unsupported_figures_and_abstention():
     record = answer.to_dict()
     bubble = ui.answer_markdown(record)
     assert "35% ⚠" in bubble and "21% ⚠" not in bubble
-    assert "LLM local" in bubble and "qwen" in bubble and "1,3 s" in bubble
+    assert bubble.count("À vérifier") == 1
+    assert "modèle local" in ui.answer_info(record) and "qwen" in ui.answer_info(record) and "1,3 s" in ui.answer_info(record)
+    assert f'title="{ui.answer_info(record)}"' in bubble, "who answered is the ⓘ's tooltip"
     panel = ui.sources_html(record)
-    assert "⚠" in panel and "35%" in panel
+    assert "À vérifier" not in panel and "35%" not in panel, "the bubble says it; the panel does not repeat it"
     assert "<mark>21% des collectivités ont subi une attaque.</mark>" in panel
-    assert "A › B" in panel and "Baromètre" in panel
-    abstained = ui.sources_html(
-        Answer(question="q ?", text="Les documents ne permettent pas de répondre.", abstained=True, notice="Hors sujet.").to_dict()
-    )
-    assert "Pas de réponse dans les documents" in abstained and "Hors sujet." in abstained
+    assert "A › B" in panel and "Baromètre" in panel and "2023" in panel
+    assert "<a " not in panel, "no web address: no link"
+
+    # An abstention's notice, once, in the bubble only.
+    abstention = Answer(question="q ?", text="Les documents ne permettent pas de répondre.", abstained=True, notice="Hors sujet.").to_dict()
+    bubble, panel = ui.answer_markdown(abstention), ui.sources_html(abstention)
+    assert bubble.count("ne permettent pas de répondre") == 1 and bubble.count("Pourquoi : hors sujet.") == 1, bubble
+    assert "ne permettent pas" not in panel and "hors sujet" not in panel.lower() and ui.NO_SOURCE in panel
+
+    # A web document: a « Source » link, not its address as text; a file: neither link nor path.
+    address = "https://example.org/rapport.pdf"
+    web = Answer(question="q ?", text="x [1]", citations=[replace(citation, source=address, file_path="/srv/data/rapport.pdf")]).to_dict()
+    panel = ui.sources_html(web)
+    assert f"href='{address}'" in panel and ">Source ↗</a>" in panel and panel.count(address) == 1
+    local = Answer(question="q ?", text="x [1]", citations=[replace(citation, source="/srv/note-rag/uploads/rapport.md", file_path="/srv/note-rag/uploads/rapport.md")]).to_dict()
+    panel = ui.sources_html(local)
+    assert "/srv" not in panel and "rapport.md" not in panel and "<a " not in panel
+    public = ui.public_answer(Answer(question="q ?", text="x [1]", citations=[replace(citation, source="/srv/x.md", file_path="/srv/x.md")]))
+    assert public["citations"][0]["file_path"] is None and public["citations"][0]["source"] == ""
+    # A draft the checks refused: a sentence a newcomer reads; the checker's words in the ⓘ.
+    kept = replace(answer, fallback_from="local", mode="extractive", notice="Chiffre de la citation omis : 21 : réponse extractive conservée.").to_dict()
+    bubble = ui.answer_markdown(kept)
+    assert ui.KEPT_QUOTE in bubble and "Chiffre de la citation omis" in ui.answer_info(kept)
+    assert "réponse extractive conservée" not in bubble.split("<div class='nr-msg-meta'>")[0]
+
+
+def test_the_product_does_not_import_its_eval_package():
+    import ast
+
+    for path in [REPO / "ui.py", *(REPO / "assistant").rglob("*.py"), *(REPO / "ingest").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "evals" or n.startswith("evals.") for n in names), f"{path.relative_to(REPO)} imports {names}"
 
 
 def start_ui(index: Path, *args: str, **env: str) -> tuple[subprocess.Popen, str]:
@@ -599,17 +830,20 @@ def test_exposed_ui_with_a_users_file_serves_logged_in_users_only(tmp_path):
 
 
 @pytest.mark.browser
-def test_browser_logged_in_user_adds_a_document_and_votes_in_their_name(tmp_path, page):
+def test_browser_logged_in_user_adds_a_document_and_votes_in_their_name(tmp_path, english_page):
     from assistant.auth import load_users
 
+    page = english_page  # the login page too is French for a browser set to English
     index = _build(tmp_path / "index", paths=[ANNOUNCEMENT])
     running = Server(index, auth=load_users(str(users_file(tmp_path / "utilisateurs.txt", alice="cheval-correct-1"))))
     try:
         page.goto(running.url)
         page.locator("input[type=password]").wait_for()
+        login = page.inner_text("body")
+        assert "mot de passe" in login and "Accès réservé" in login and not re.search(r"Login|username|password", login), login
         page.locator("input:not([type=password]), textarea").first.fill("alice")
         page.locator("input[type=password]").fill("cheval-correct-1")
-        page.get_by_role("button", name=re.compile("Connexion|Login", re.I)).click()
+        page.get_by_role("button", name="Connexion").click()
         page.wait_for_selector("#nr-question textarea")
 
         page.get_by_text("Ajouter un document à l'index").click()
@@ -618,7 +852,9 @@ def test_browser_logged_in_user_adds_a_document_and_votes_in_their_name(tmp_path
         assert "a été ajouté à l'index" in upload(page, document, "a été ajouté à l'index")
 
         ask(page, "Quel budget la commune de Villeneuve-sur-Data a-t-elle consacré à son plan de cybersécurité ?")
-        page.locator('#nr-chat button[aria-label="J\'aime"], #nr-chat button[aria-label="Like"]').last.click()
+        import ui
+
+        page.locator(f'#nr-chat button[aria-label="{ui.GRADIO_TEXT_FR["chatbot.like"]}"]').last.click()
         page.wait_for_function("() => document.querySelector('#nr-status').textContent.includes('a été enregistré')")
         record = json.loads(Path(running.settings.feedback_file).read_text(encoding="utf-8").splitlines()[-1])
         assert record["user"] == "alice" and record["vote"] == "up" and "42 000" in record["answer"]
