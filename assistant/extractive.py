@@ -1,14 +1,14 @@
 """Extractive answers: the selected units, quoted verbatim, each introduced by its source.
 
 No LLM: every word outside the short French (or English) frame is a quote, so a figure
-cannot be wrong. The units come from ``evidence.select``; this module only writes them.
+cannot be wrong. The spans come from ``reader.select``; this module only writes them.
 """
 
 from __future__ import annotations
 
 from ingest.kinds import source_label
 
-from .evidence import Selection
+from .reader import Selection
 
 ABSTAIN_FR = "Les documents indexés ne permettent pas de répondre à cette question."
 ABSTAIN_EN = "The indexed documents do not answer this question."
@@ -19,16 +19,18 @@ def abstention_text(language: str) -> str:
 
 
 def compose(selection: Selection, language: str, numbers: dict[str, int]) -> str:
-    """The answer text: each quote introduced by its source, followed by its [n] marker.
+    """The answer text: each quoted span introduced by its source, followed by its [n] markers
+    (a span that goes on in the next passage cites both).
 
     A compound question whose parts the documents do not all answer says which part is left
     unanswered rather than quoting a loosely related sentence for it.
     """
     lines: list[str] = []
     previous_doc: str | None = None
-    for evidence in selection.evidence:
-        chunk = evidence.passage.chunk
-        quote = f"« {evidence.text} » [{numbers[chunk.id]}]"
+    for span in selection.spans:
+        chunk = span.anchor.chunk
+        markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
+        quote = f"« {span.text} » {markers}"
         if chunk.doc_id == previous_doc:
             lines.append(quote)
             continue
@@ -45,3 +47,20 @@ def compose(selection: Selection, language: str, numbers: dict[str, int]) -> str
             f"The indexed documents do not say: « {part} »." if language == "en" else f"Les documents indexés ne précisent pas : « {part} ? »"
         )
     return "\n\n".join(lines)
+
+
+def compose_overview(selection: Selection, language: str, numbers: dict[str, int]) -> str:
+    """An overview: its points as a list of quotes in the documents' order, each document
+    introduced once."""
+    lines: list[str] = []
+    previous_doc: str | None = None
+    for span in selection.spans:
+        chunk = span.anchor.chunk
+        if chunk.doc_id != previous_doc:
+            label = source_label(chunk, language)
+            intro = f"Key points of {label}:" if language == "en" else f"Points principaux de {label} :"
+            lines.append(("\n" if lines else "") + intro)
+            previous_doc = chunk.doc_id
+        markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
+        lines.append(f"- « {span.text} » {markers}")
+    return "\n".join(lines)

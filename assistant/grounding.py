@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from ingest.text import split_sentences
 
-from .evidence import NAME_IN_TEXT, Selection
+from ingest.patterns import NAME
+
+from .reader import Selection
 from .extractive import abstention_text
 from .figures import MARKER, contains, find_figures, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
@@ -84,11 +86,11 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
 def unsupported_names(text: str, cited: list[str], question: str = "") -> list[str]:
     """Names and acronyms of ``text`` (« l'INSEE », « Pôle Emploi ») that neither a cited passage
     nor the question writes: after figures, the claims a reader checks first (who produces,
-    who said). Read from capitals, the same way for any document (``evidence.NAME_IN_TEXT``)."""
+    who said). Read from capitals, the same way for any document (``ingest.patterns.NAME``)."""
     plain = MARKER.sub(" ", text)
     sources = [question, *cited]
     unsupported: dict[str, None] = {}
-    for match in NAME_IN_TEXT.finditer(plain):
+    for match in NAME.finditer(plain):
         name = match.group(0)
         forms = [name]
         # At the start of a line, after an opening quote, a bracket or a colon, any word takes a
@@ -128,7 +130,7 @@ def renumber(text: str, cited: list[int]) -> str:
 
 def _values(text: str, question: Question) -> set[float]:
     """Figure values of ``text`` beyond those the question itself names."""
-    asked = {f.value for f in find_figures(question.text)}
+    asked = {f.value for f in find_figures(question.asked)}
     return {f.value for f in find_figures(text)} - asked
 
 
@@ -171,7 +173,7 @@ def translation_problem(question: Question, selection: Selection) -> str | None:
     return None
 
 
-def replacement_problem(grounded: Grounded, question: Question, selection: Selection, selected_units: list[int]) -> str | None:
+def replacement_problem(grounded: Grounded, question: Question, selection: Selection | None, selected_units: list[int]) -> str | None:
     """Why a model's reply may not replace the extractive answer (None: it may).
 
     The extractive answer quotes, so it passes these checks by construction; a written answer
@@ -181,10 +183,12 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
 
     - the reply declines, cites nothing, or holds a figure, a name or an acronym no cited unit holds;
     - it is not in the question's language;
-    - it cites none of the units the extractive answer quotes (it answers something else), or,
-      for a question asking for a list or a reason, not all of them;
-    - it drops a figure of the quoted units that is not in the question, or an explanation
-      they give in parentheses (an acronym's expansion, a definition: :func:`asides`);
+    - when it rephrases the quote (``selection`` given: the model read the quoted units and
+      their neighbours only): it cites none of the units the quote uses (it answers something
+      else), or, for a question asking for a list or a reason, not all of them; it drops a
+      figure of the quoted units that is not in the question, or an explanation they give in
+      parentheses (an acronym's expansion, a definition: :func:`asides`). A model that read the
+      whole passages may answer from other units: these checks do not apply to it;
     - it asks a question (an answer never does: a small model sometimes turns the second half
       of a compound question back into one);
     - it only restates the question.
@@ -207,18 +211,19 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         # rest of a list): a reply that leaves one uncited drops part of the answer, as one
         # that drops a quoted figure does.
         return "réponse qui omet une partie des extraits de la liste ou de l'explication"
-    quoted = set().union(*(_values(e.text, question) for e in selection.evidence)) if selection.evidence else set()
-    dropped = quoted - _values(grounded.text, question)
-    if dropped:
-        shown = ", ".join(f"{v:g}" for v in sorted(dropped))
-        return f"chiffre de la citation omis : {shown}"
-    for evidence in selection.evidence:
-        for aside in asides(evidence.text):
-            if not contains(plain, aside) and not contains(question.text, aside):
-                return f"précision entre parenthèses omise : « {aside} »"
+    if selection is not None:
+        quoted = set().union(*(_values(e.text, question) for e in selection.evidence)) if selection.evidence else set()
+        dropped = quoted - _values(grounded.text, question)
+        if dropped:
+            shown = ", ".join(f"{v:g}" for v in sorted(dropped))
+            return f"chiffre de la citation omis : {shown}"
+        for evidence in selection.evidence:
+            for aside in asides(evidence.text):
+                if not contains(plain, aside) and not contains(question.asked, aside):
+                    return f"précision entre parenthèses omise : « {aside} »"
     if "?" in plain:
         return "réponse qui pose une question"
-    said = set(key_terms(plain)) - set(question.terms) - set(question.context_terms)
+    said = set(key_terms(plain)) - set(question.terms) - set(question.own_terms)
     if len(said) < 2 and not _values(grounded.text, question):
         return "réponse qui reprend la question"
     return None

@@ -17,7 +17,7 @@ from typing import Any
 #: The data file the evals write (committed with the code it measured).
 MEASURES = Path(__file__).resolve().parents[1] / "evals" / "llm-modes.json"
 #: The splits an LLM mode must be measured on before it may be the default.
-SPLIT_NAMES = ("train", "dev", "generality")
+SPLIT_NAMES = ("train", "dev")
 
 
 def load(path: Path = MEASURES) -> dict[str, Any]:

@@ -72,6 +72,10 @@ class Answer:
     notice: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     language: str = "fr"
+    # The question as the assistant read it, when it differs from ``question``: an elliptic
+    # follow-up read with the conversation (« Et les métropoles ? » -> « Quelle part des
+    # collectivités …, pour les métropoles ? »). Shown to the reader, so a misreading is visible.
+    asked: str | None = None
     # False on the first answer of an LLM mode: a written answer may still replace it (the UI
     # shows « rédaction en cours… »). The last Answer of Assistant.stream is always final.
     final: bool = True

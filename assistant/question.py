@@ -1,100 +1,25 @@
 """Question analysis: the first stage of an answer.
 
 What the later stages need to know about a question, computed once: its language, its key
-terms, the kind of answer it asks for, the years it names, whether it is an elliptic
-follow-up of the previous turn, and its sub-questions when it asks several things. Every
-pattern here is French or English grammar ("combien", "pourquoi", "what share of"), true of
-any question about any document; none names a word of the indexed documents.
+terms, the kinds of answer it asks for (``answer_kinds``), the years it names, whether it asks
+for an overview, its sub-questions when it asks several things, and, for an elliptic follow-up
+(« Et les métropoles ? »), the question it stands for once read with the conversation
+(« Quelle part des collectivités a déjà eu recours à l'IA, pour les métropoles ? »): retrieval,
+the reader and the checks all work on that rewritten question, and the answer shows it.
+Every pattern here is French or English grammar, true of any question about any document.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ingest.patterns import YEAR, years_in
+
+from .answer_kinds import DISTINCT_KINDS, QUAND, asked_kinds
 from .lexical import detect_language, key_terms
 
-# The kinds of answer a question can ask for. A unit "carries" a kind when its text holds one
-# (see ``evidence.carries``).
-ANSWER_KINDS = ("quantity", "percent", "money", "duration", "date", "who", "definition", "list", "reason")
-# The kinds a unit visibly holds or not (a figure, a date, a name): a short compound part asking
-# for one asks something of its own, and evidence selection reads whether a unit holds it.
-DISTINCT_KINDS = frozenset({"quantity", "percent", "money", "duration", "date", "who"})
-
-# « quand » and « qui » ask something only where a question word stands: at the start of the
-# question or after a colon, after a coordination (« …, et quand est-il sorti ? ») or a
-# preposition (« depuis quand », « par qui »), or right before the question mark (« c'est
-# qui ? »). Elsewhere they are the conjunction « quand on rédige… » and the relative pronoun
-# (« les collectivités qui ont… », « X, qui est cité… »), which ask for no date and no name;
-# « quand » followed by a subject pronoun is the conjunction wherever it stands (a written
-# question inverts: « quand est-il sorti ? »). French grammar, true of any question.
-# English « when » and « who » likewise, at the start, after a colon or « and / or / but »
-# (« since when », « until when » too), or before the question mark; elsewhere the conjunction
-# (« when it comes to… ») or the relative pronoun (« authorities who have… », « the bodies with
-# whom they share… »). English grammar, true of any question.
-_FRENCH_LEADS = r"et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre"
-QUAND = r"quand(?!\s+(?:on|il|elle|ils|elles|je|j['’]|nous|vous|tu)\b)"
-
-
-def _interrogative(word: str, leads: str = _FRENCH_LEADS) -> str:
-    return rf"(?:(?:^\s*|:\s*|\b(?:{leads})\s+){word}\b|\b{word}\s*\?)"
-
-
-_ASKS: dict[str, re.Pattern[str]] = {
-    "percent": re.compile(
-        r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|proportion|fraction|rate)\b|%",
-        re.IGNORECASE,
-    ),
-    # « quelle longueur / taille / … » asks for a measure as « combien » does: the interrogative
-    # before a noun of measurement, French and English grammar.
-    "quantity": re.compile(
-        r"\b(combien|nombre|quantité|chiffre|effectif|how\s+many|how\s+much|number\s+of|amount|"
-        r"quel(?:le)?s?\s+(?:longueur|taille|hauteur|largeur|profondeur|distance|surface|superficie|poids|volume|capacité|"
-        r"limite|seuil|maximum|minimum)|(?:what|which)\s+(?:length|size|height|width|depth|distance|area|weight|volume|"
-        r"capacity|limit|threshold|maximum|minimum)|how\s+(?:big|large))\b",
-        re.IGNORECASE,
-    ),
-    "money": re.compile(
-        r"\b(montant|coût\w*|coute\w*|coûte\w*|prix|budget\w*|amendes?|euros?|financ\w+|subventions?|tarif\w*|dépens\w+|"
-        r"cost\w*|price\w*|fines?|spend\w*|funding)\b|€",
-        re.IGNORECASE,
-    ),
-    "duration": re.compile(
-        r"\b(combien\s+de\s+temps|durée|délai\w*|pendant\s+combien|en\s+combien\s+de|how\s+long|duration|deadline|delay|within\s+how)\b",
-        re.IGNORECASE,
-    ),
-    "date": re.compile(
-        rf"{_interrogative(QUAND)}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
-        r"quelle\s+année|what\s+date|which\s+date|what\s+year|which\s+year)\b|"
-        + _interrogative("when", "and|or|but|since|until|till"),
-        re.IGNORECASE,
-    ),
-    "who": re.compile(
-        rf"{_interrogative('qui')}|{_interrogative('(?:who|whom)', 'and|or|but')}|\b(quel(?:le)?s?|which|what)\s+(organismes?|instituts?|entreprises?|sociétés?|acteurs?|partenaires?|"
-        r"structures?|personnes?|auteurs?|éditeurs?|associations?|administrations?|services?|ministères?|opérateurs?|"
-        r"organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?)\b",
-        re.IGNORECASE,
-    ),
-    "definition": re.compile(
-        r"(qu['’]est[- ]ce\s+qu|que\s+(?:signifie|veut\s+dire|désigne|recouvre)|c['’]est\s+quoi|définition|définir|"
-        r"entend(?:-on)?\s+par|what\s+(?:is|are)\s+(?:an?\s+)?[\w-]+\s*\??$|what\s+does\s+.+\s+(?:mean|stand\s+for)|define|definition)",
-        re.IGNORECASE,
-    ),
-    "list": re.compile(
-        # « quels/quelles » followed by a plural ("quelles précautions", "sur quels points") asks
-        # for several things: French agreement, whatever the noun.
-        r"\b(quel(?:le)?s\s+sont|quel(?:le)?s\s+(?:\w+\s+)?\w+[sx]|lister|énumérer|what\s+are|which\s+are|list\s+|what\s+steps|"
-        r"principaux|principales|main)\b",
-        re.IGNORECASE,
-    ),
-    "reason": re.compile(
-        r"\b(pourquoi|pour\s+quelles?\s+raisons?|dans\s+quel\s+but|à\s+quoi\s+sert|quel\s+(?:est\s+l['’])?intérêt|why|for\s+what\s+reason|"
-        r"what\s+for|purpose|comment|how\s+(?:do|does|can|should|to))\b",
-        re.IGNORECASE,
-    ),
-}
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 # "l'année d'avant", "the previous year": a year relative to the previous turn's.
 _PREVIOUS_YEAR = re.compile(
     r"l['’]année\s+(?:d['’]avant|précédente|dernière)|l['’]an\s+dernier|l['’]édition\s+(?:d['’]avant|précédente)|"
@@ -108,61 +33,78 @@ _COMPOUND = re.compile(
     r"(?:,\s*|\s+)and\s+(?=(?:what|how|which|who|where|when|why)\b)|(?<=\?)\s+(?=[A-ZÀ-Þ])",
     re.IGNORECASE,
 )
-# A turn that only makes sense after the previous one: "Et les métropoles ?", "What about 2024?".
-_FOLLOW_UP_START = re.compile(r"^(et|mais|and|what\s+about|how\s+about|même\s+question|idem|pareil|et\s+pour|et\s+du\s+côté)\b", re.IGNORECASE)
+# A turn that only makes sense after the previous one: its opening (« Et les métropoles ? »,
+# « Et pour 2022 ? », « What about the regions? »), stripped to leave its qualifier.
+_FOLLOW_UP_LEAD = re.compile(
+    r"^\s*(?:et\s+(?:du\s+côté\s+(?:de\s+la|de\s+l['’]|des|du|de)|pour\s+ce\s+qui\s+est\s+(?:de\s+la|de\s+l['’]|des|du|de)|"
+    r"concernant|s['’]agissant\s+(?:de\s+la|de\s+l['’]|des|du|de)|quid\s+(?:de\s+la|de\s+l['’]|des|du|de))?|mais|"
+    r"and|what\s+about|how\s+about|même\s+question\s+(?:pour|sur|avec)?|idem\s+(?:pour)?|pareil\s+(?:pour)?|quid\s+(?:de\s+la|de\s+l['’]|des|du|de))\b\s*",
+    re.IGNORECASE,
+)
+# A qualifier that already says how it relates to the question (« pour les métropoles », « parmi
+# les EPCI », « en 2022 »): kept as written; a bare noun phrase gets « pour » / « for ».
+_PREPOSITION = re.compile(r"^(?:pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|for|among|in|at|on|by|during)\b", re.IGNORECASE)
+# A question word opening a question of its own (« qu'est-ce que », « combien », « how »).
+_INTERROGATIVE = re.compile(r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|how|what|which|who|why|where|when)", re.IGNORECASE)
+# Asking for an overview of a document: « résume », « chiffres clés », « de quoi parle… »,
+# « points principaux », « summarise », « key figures », « what is … about ». French and English
+# ways of asking for the gist rather than one fact.
+_OVERVIEW = re.compile(
+    r"\b(?:résum\w*|synthès\w*|synthétis\w*|chiffres?[- ]clés?|principaux\s+(?:chiffres|enseignements|points|messages|résultats|constats)|"
+    r"points?\s+(?:clés?|principaux|essentiels)|principales?\s+(?:conclusions|idées|informations)|l['’]essentiel|en\s+bref|"
+    r"de\s+quoi\s+(?:\w+\s+){0,3}?(?:parle|traite|s['’]agit)|que\s+(?:dit|contient|raconte)\s+(?:ce|cette|le|la|l['’])|"
+    r"qu['’](?:y\s+a-t-il|est-ce\s+qu['’]il\s+y\s+a)\s+dans|grandes\s+lignes|grands\s+axes|"
+    r"summar\w*|key\s+(?:figures|points|findings|takeaways|messages)|main\s+(?:points|findings|takeaways|messages|ideas)|"
+    r"what(?:['’]s|\s+is|\s+are)\s+(?:this|that|these|the)\s+(?:\w+\s+){0,6}?about\b|in\s+a\s+nutshell|gist|overview|tl;?dr)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
 class Question:
-    """A question as the answer stages see it."""
+    """A question as the answer stages see it.
+
+    ``text`` is what the user typed; ``asked`` what it asks once read with the conversation
+    (the same text unless it is an elliptic follow-up). Retrieval, selection and the checks read
+    ``asked``; ``own_terms`` are the terms the user typed this turn (a follow-up's qualifier):
+    an answer must speak of them, not only of the previous turn's subject.
+    """
 
     text: str
     language: str
-    terms: list[str]  # key stems of this turn
-    asks: frozenset[str]  # kinds of answer asked (ANSWER_KINDS)
+    terms: list[str]  # key stems of ``asked``
+    asks: frozenset[str]  # kinds of answer asked (answer_kinds.ANSWER_KINDS)
     years: list[int]
+    asked: str = ""
+    own_terms: list[str] = field(default_factory=list)
     previous: str | None = None  # the previous user question, when this one is a follow-up
     previous_answer: str | None = None  # what the assistant answered to it
-    context_terms: list[str] = field(default_factory=list)  # key stems of the previous question
     parts: list[str] = field(default_factory=list)  # sub-questions of a compound question
+    overview: bool = False  # asks for the gist of a document, not one fact
+
+    def __post_init__(self) -> None:
+        self.asked = self.asked or self.text
+        self.own_terms = self.own_terms or list(self.terms)
 
     @property
     def is_follow_up(self) -> bool:
         return self.previous is not None
 
     @property
+    def rewritten(self) -> bool:
+        return self.asked != self.text
+
+    @property
     def retrieval_query(self) -> str:
-        """What retrieval embeds and matches: a follow-up reads with the question it follows."""
-        return f"{self.previous} {self.text}" if self.previous else self.text
-
-
-# « À quel rythme », « à quelle fréquence », « how often »: a frequency, answered by a period
-# (« tous les mois », « chaque année ») or by a rate (« dans 40 % des cas », what a survey
-# reports as how often something is done). French and English grammar, true of any question.
-_FREQUENCY = re.compile(
-    r"\b(?:à\s+quel(?:le)?\s+(?:rythme|fréquence|périodicité|intervalle)|tous\s+les\s+combien|how\s+often|how\s+frequently|"
-    r"at\s+what\s+(?:frequency|interval|pace))\b",
-    re.IGNORECASE,
-)
-
-
-def asked_kinds(text: str) -> frozenset[str]:
-    kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(text)}
-    if _FREQUENCY.search(text):
-        kinds |= {"duration", "percent"}
-    if kinds & {"percent", "money", "duration"}:
-        kinds.add("quantity")
-    return frozenset(kinds)
+        return self.asked
 
 
 def split_compound(question: str) -> list[str]:
     """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question).
 
     A part that names fewer than two things of its own details another one rather than asking
-    something else ("Quelle part des communes a un DPO, et pour quelle part des répondants ?"):
-    no split, unless it asks for a figure, a date or a name no other part asks for ("…, et
-    quand est-il sorti ?" after a name; "Où … hébergent-elles leurs données, pour quelle part
-    des répondants ?"). Kinds read from weaker cues (a plural, « comment ») do not count.
+    something else ("…, et pour quelle part des répondants ?"): no split, unless it asks for a
+    figure, a date or a name no other part asks for ("…, et quand est-il sorti ?").
     """
     parts = [p.strip(" ,;") for p in _COMPOUND.split(question) if p and len(p.strip(" ,;?")) > 8]
     if len(parts) < 2:
@@ -178,13 +120,53 @@ def is_follow_up(question: str) -> bool:
     """An elliptic question that only makes sense with the previous turn.
 
     « Et les métropoles ? » is one; « Qu'est-ce qu'un CSIRT ? » is short but stands alone (it
-    names its subject: an acronym, a name, a year).
+    names its subject). A question opening with « Et », « Mais », « What about » leans on the
+    previous one; so does one with at most one term and no name, acronym or year.
     """
     stripped = question.strip()
-    if _FOLLOW_UP_START.match(stripped):
-        return True
-    names_subject = re.search(r"\b[A-Z]{2,}\b|\b(19|20)\d\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Þ][a-zà-ÿ]{2,}", stripped)
-    return len(key_terms(question)) <= 1 and not names_subject
+    lead = _FOLLOW_UP_LEAD.match(stripped)
+    rest = stripped[lead.end():] if lead and lead.end() > 0 else stripped
+    names_subject = bool(re.search(r"\b[A-Z]{2,}\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Þ][a-zà-ÿ]{2,}", rest))
+    own_question = bool(_INTERROGATIVE.match(rest))
+    if lead and lead.end() > 0:
+        # « Et les métropoles ? », « Et pourquoi ? »; not « Et qu'est-ce qu'un CSIRT ? », a
+        # question of its own that names its subject
+        return not (own_question and (names_subject or len(key_terms(rest)) >= 2))
+    return len(key_terms(question)) <= 1 and not names_subject and not YEAR.search(stripped)
+
+
+def rewrite_follow_up(question: str, previous: str) -> str:
+    """The question an elliptic follow-up stands for: the previous question, carried over to the
+    new qualifier.
+
+    « Et en 2022 ? » after « Quelle part … en 2023 ? » replaces the year; « Et les métropoles ? »
+    keeps the previous question's subject and measure and adds the qualifier (« …, pour les
+    métropoles ? »); a follow-up that asks its own thing (« Et combien en ont un ? ») is read
+    after the previous question. French and English syntax, whatever the subject.
+    """
+    lead = _FOLLOW_UP_LEAD.match(question)
+    qualifier = question[lead.end():] if lead else question
+    qualifier = qualifier.strip().rstrip(" ?!.").strip()
+    base = previous.strip().rstrip(" ?!.").strip()
+    if not qualifier:
+        return previous
+    new_years = years_in(qualifier)
+    if _PREVIOUS_YEAR.search(qualifier) and years_in(previous):
+        new_years = [y - 1 for y in years_in(previous)]
+        qualifier = _PREVIOUS_YEAR.sub("", qualifier).strip(" ,")
+    if new_years and years_in(base):
+        # a new year replaces the previous one(s); what else the qualifier says is added
+        base = YEAR.sub(lambda m: str(new_years[0]), base)
+        rest = re.sub(r"^(?:en|in|pour|for)?\s*" + YEAR.pattern + r"\s*", "", qualifier, flags=re.IGNORECASE).strip(" ,")
+        qualifier = rest
+        if not qualifier:
+            return f"{base} ?"
+    if _INTERROGATIVE.match(qualifier):
+        return f"{base} ? {qualifier[0].upper()}{qualifier[1:]} ?"  # a question of its own, read after the previous one
+    english = detect_language(previous) == "en"
+    if not _PREPOSITION.match(qualifier):
+        qualifier = f"{'for' if english else 'pour'} {qualifier}"
+    return f"{base}, {qualifier} ?"
 
 
 def turns(history: Any) -> list[dict[str, str]]:
@@ -202,34 +184,43 @@ def turns(history: Any) -> list[dict[str, str]]:
     return result
 
 
+def _standalone_previous(conversation: list[dict[str, str]]) -> tuple[str | None, str | None]:
+    """The previous user question as it stands alone (itself rewritten when it was a follow-up
+    too: « Et les métropoles ? » then « Et les départements ? »), and the answer it got."""
+    users = [i for i, t in enumerate(conversation) if t["role"] == "user"]
+    if not users:
+        return None, None
+    standalone: str | None = None
+    for index in users:
+        text = conversation[index]["content"]
+        standalone = rewrite_follow_up(text, standalone) if standalone and is_follow_up(text) else text
+    last = users[-1]
+    answer = next((t["content"] for t in conversation[last + 1 :] if t["role"] == "assistant"), None)
+    return standalone, answer
+
+
 def analyse(text: str, history: Any = None) -> Question:
-    """Analyse ``text``, reading the conversation when it is a follow-up."""
-    conversation = turns(history)
-    previous = next((t["content"] for t in reversed(conversation) if t["role"] == "user"), None)
+    """Analyse ``text``, reading the conversation when it is an elliptic follow-up."""
+    previous, previous_answer = _standalone_previous(turns(history))
     if previous is None or not is_follow_up(text):
-        previous = None
-    previous_answer = next((t["content"] for t in reversed(conversation) if t["role"] == "assistant"), None) if previous else None
-    terms = key_terms(text)
-    years = [int(y) for y in _YEAR.findall(text)]
-    if not years and previous and _PREVIOUS_YEAR.search(text):
-        years = [int(y) - 1 for y in _YEAR.findall(previous)]
-    asks = asked_kinds(text)
-    if previous:
-        if len(terms) <= 3:
-            asks = asks | asked_kinds(previous)  # "Et les métropoles ?" asks what the previous turn asked
-            years = years or [int(y) for y in _YEAR.findall(previous)]
-    context_terms = [t for t in key_terms(previous) if t not in terms] if previous else []
+        previous = previous_answer = None
+    asked = rewrite_follow_up(text, previous) if previous else text
+    own = key_terms(text)
+    years = years_in(asked)
+    terms = key_terms(asked)
     terms = [t for t in terms if not (t.isdigit() and int(float(t)) in years)]
     return Question(
         text=text,
         language=detect_language(text),
         terms=terms,
-        asks=asks,
+        asks=asked_kinds(asked),
         years=years,
+        asked=asked,
+        own_terms=[t for t in own if not (t.isdigit() and int(float(t)) in years)] or terms,
         previous=previous,
         previous_answer=previous_answer,
-        context_terms=context_terms,
-        parts=split_compound(text),
+        parts=split_compound(asked),
+        overview=bool(_OVERVIEW.search(text)),
     )
 
 
@@ -238,10 +229,8 @@ def part_of(question: Question, index: int) -> Question:
     part = question.parts[index]
     analysed = analyse(part)
     if index > 0:
-        analysed.previous = question.parts[0]
-        analysed.context_terms = [t for t in key_terms(question.parts[0]) if t not in analysed.terms]
-    elif question.previous:
-        analysed.previous, analysed.previous_answer, analysed.context_terms = question.previous, question.previous_answer, question.context_terms
-    analysed.years = analysed.years or question.years
-    analysed.parts = [part]
-    return analysed
+        # a later part is read with the first one (« … et quand est-il sorti ? »): its terms are
+        # its own, the first part's name what it is about
+        analysed = replace(analysed, terms=list(dict.fromkeys(analysed.terms + key_terms(question.parts[0]))), own_terms=analysed.terms or analysed.own_terms)
+    return replace(analysed, years=analysed.years or question.years, parts=[part], language=question.language,
+                   previous=question.previous, previous_answer=question.previous_answer)

@@ -76,15 +76,15 @@ class _LoadedGeneration:
     _by_place: dict[tuple[str, int], StoredChunk] | None = None
 
     def next_chunk(self, chunk: StoredChunk) -> StoredChunk | None:
-        """The chunk that follows ``chunk`` in its document and section, if any.
+        """The chunk that follows ``chunk`` in its document, if any.
 
-        Chunks are cut at a length, not where a thought ends: the reason after a claim, the
-        rest of a list, may start the next chunk of the same section. A heading ends it.
+        Chunks are cut at a length and at page breaks, not where a thought ends: the reason
+        after a claim, the rest of a list, the steps a lead-in announces (under the next
+        heading, on the next page) may start the next chunk.
         """
         if self._by_place is None:  # built on first use; a dict built twice is the same dict
             self._by_place = {(c.doc_id, c.position): c for c in self.chunks}
-        following = self._by_place.get((chunk.doc_id, chunk.position + 1))
-        return following if following is not None and following.section == chunk.section else None
+        return self._by_place.get((chunk.doc_id, chunk.position + 1))
 
     @property
     def acronyms(self) -> dict[str, str]:

@@ -20,18 +20,16 @@ from typing import Any, Iterator
 import numpy as np
 
 from ingest.embeddings import NoteRagEmbeddings
+from ingest.patterns import CITATION, dedupe_citations, has_citation
 from ingest.settings import ANSWER_MODES, Settings, get_settings, offline_environment
 
-from .evidence import EvidenceModel, Gathered, Selection, candidates, decide, load_model
-from .extractive import abstention_text, compose
+from .extractive import abstention_text, compose, compose_overview
 from .grounding import ground, replacement_problem, translation_problem
 from .lexical import looks_like_injection, sanitize_passage
-from .figures import MARKER
 from .llm import (
     EvidenceUnit,
     LLMUnavailable,
     chat_model,
-    condense_messages,
     evidence_messages,
     parse_reply,
     partial_answer,
@@ -41,7 +39,9 @@ from .llm import (
 )
 from .local_llm import runtime_installed as local_runtime_installed
 from .models import Answer, Citation, Restart
-from .question import Question, analyse, part_of, turns
+from .overview import overview
+from .question import Question, analyse, part_of
+from .reader import Gathered, ReaderModel, Selection, decide, load_model, readings, spans
 from .retriever import HybridRetriever, ScoredChunk
 
 History = list[dict[str, Any]] | list[str] | None
@@ -91,52 +91,52 @@ class Assistant:
         """
         text, _ = self._validate(question)
         loaded = self.retriever.refresh()
-        return self._search(analyse(text, history), filters, k, kind, loaded)[1]
+        return self._search(analyse(text, history).asked, filters, k, kind, loaded)[1]
 
     def gather(self, question: str | Question, history: History = None, filters: dict | None = None, *, k: int | None = None, loaded=None) -> Gathered:
-        """Retrieval and evidence features for ``question``: everything selection decides from.
+        """Retrieval and the reader's candidate spans for ``question``: everything selection decides from.
 
-        Exposed for ``python -m evals calibrate``, which fits the evidence model on exactly this.
+        Exposed for ``python -m evals calibrate``, which fits the reader on exactly this.
         """
         loaded = loaded or self.retriever.refresh()
         analysed = question if isinstance(question, Question) else analyse(self._validate(question)[0], history)
-        vector, passages = self._search(analysed, filters, k, None, loaded)
-        gathered = Gathered(analysed, passages, self._candidates(analysed, vector, passages, loaded))
+        vector, passages = self._search(analysed.asked, filters, k, None, loaded)
+        gathered = Gathered(analysed, passages, self._spans(analysed, vector, passages, loaded), vector=vector)
         if len(analysed.parts) > 1:  # "quelle part X, et quelle part Y ?": each part on its own
             for index in range(len(analysed.parts)):
                 part = part_of(analysed, index)
-                part_vector, part_passages = self._search(part, filters, 4, None, loaded)
-                if part.previous and index > 0:
-                    # A later part is searched as written too: read with the first part, its
-                    # query is mostly the first part's, and finds the first part's passages.
-                    alone = replace(part, previous=None)
-                    part_vector, own_passages = self._search(alone, filters, 4, None, loaded)
-                    part_passages = _interleave(own_passages, part_passages)
-                gathered.parts.append((part, part_passages, self._candidates(part, part_vector, part_passages, loaded)))
+                part_vector, part_passages = self._search(part.asked, filters, 4, None, loaded)
+                if index > 0:
+                    # a later part is searched as written and read with the first part (its
+                    # pronouns: « … et quand est-il sorti ? »)
+                    _, with_first = self._search(f"{analysed.parts[0]} {part.asked}", filters, 4, None, loaded)
+                    part_passages = _interleave(part_passages, with_first)
+                gathered.parts.append((part, part_passages, self._spans(part, part_vector, part_passages, loaded)))
         return gathered
 
-    def _search(self, question: Question, filters: dict | None, k: int | None, kind: str | None, loaded) -> tuple[np.ndarray, list[ScoredChunk]]:
-        query = question.retrieval_query
+    def _search(self, query: str, filters: dict | None, k: int | None, kind: str | None, loaded) -> tuple[np.ndarray, list[ScoredChunk]]:
         vector = self.retriever.embeddings.embed_query_array(query)
         passages = self.retriever.search(
             query, k=k, filters=filters, kind=kind, lexical_query=self.retriever.expand_acronyms(query, loaded), query_vector=vector, loaded=loaded
         )
         return vector, passages
 
-    def _candidates(self, question: Question, vector: np.ndarray, passages: list[ScoredChunk], loaded):
+    def _spans(self, question: Question, vector: np.ndarray, passages: list[ScoredChunk], loaded):
+        """The reader's spans over the retrieved passages and the chunk that follows each (a
+        list, a reason or the steps a passage announces may go on there)."""
         retrieved = {p.chunk.id for p in passages}
         continuations: list[tuple[ScoredChunk, int]] = []
         for rank, passage in enumerate(passages):
             following = loaded.next_chunk(passage.chunk)
-            if following is not None and following.id not in retrieved:
+            if following is not None and following.id not in retrieved and following.version == passage.chunk.version:
                 retrieved.add(following.id)
                 continuations.append((replace(passage, chunk=following), rank))
         units = self.retriever.sentences([p.chunk.id for p in passages] + [c.chunk.id for c, _ in continuations], loaded)
-        return candidates(question, vector, passages, units, loaded.idf, continuations)
+        return spans(question, readings(question, vector, passages, units, continuations), loaded.idf)
 
     @property
-    def evidence_model(self) -> EvidenceModel:
-        """The fitted model of the index's embedding backend (assistant/weights/<backend>.json)."""
+    def reader_model(self) -> ReaderModel:
+        """The fitted reader of the index's embedding backend (assistant/weights/<backend>.json)."""
         return load_model(self.retriever.embeddings.name)
 
     def _model(self, mode: str) -> tuple[Any, str]:
@@ -194,16 +194,18 @@ class Assistant:
         retrieval_started = time.perf_counter()
         loaded = self.retriever.refresh()  # one index version for the whole answer
         gathered = self.gather(question_, filters=filters, k=k, loaded=loaded)
-        selection = decide(gathered, self._selection_model())
+        summary = self._overview(question_, gathered, filters, loaded) if question_.overview else None
+        selection = summary or decide(gathered, self._selection_model())
         timings = {"retrieval": time.perf_counter() - retrieval_started}
 
         if selection.abstain:
             timings["total"] = time.perf_counter() - started
             yield self._abstention(text, question_, mode, None, notices, timings, selection.reason)
             return
-        first = self._extractive_answer(text, question_, selection, list(notices), dict(timings), started)
+        first = self._extractive_answer(text, question_, selection, list(notices), dict(timings), started, overview=summary is not None)
         first.timings["first_answer"] = first.timings["total"]
-        if mode == "extractive" or selection.unanswered:  # a partial answer says what is missing: it stays
+        if mode == "extractive" or selection.unanswered or summary is not None:
+            # a partial answer says what is missing, an overview is a list of quotes: they stay
             yield first
             return
         untranslatable = translation_problem(question_, selection)
@@ -215,7 +217,7 @@ class Assistant:
         streamed = False
         try:
             final: Answer | None = None
-            for event in self._llm_answer(text, question_, history, loaded, selection, first, mode, notices, started):
+            for event in self._llm_answer(text, question_, gathered, loaded, selection, first, mode, notices, started):
                 if isinstance(event, Answer):
                     final = event
                 else:
@@ -240,8 +242,11 @@ class Assistant:
             final=True,
         )
 
-    def _selection_model(self) -> EvidenceModel:
-        model = self.evidence_model
+    def _overview(self, question: Question, gathered: Gathered, filters: dict | None, loaded) -> Selection | None:
+        return overview(question, gathered.vector, gathered.passages, filters, self.retriever, loaded)
+
+    def _selection_model(self) -> ReaderModel:
+        model = self.reader_model
         if self.settings.abstain_threshold is not None:  # an explicit override of the fitted threshold
             model = replace(model, abstain_below=self.settings.abstain_threshold)
         return model
@@ -259,11 +264,6 @@ class Assistant:
             notices.append(f"Question tronquée à {limit} caractères.")
         return question, notices
 
-    def _condense(self, model: Any, question: str, turns: list[dict[str, str]]) -> str | None:
-        reply = model.invoke(condense_messages(question, turns))
-        text = str(getattr(reply, "content", reply)).strip().strip('"« »').split("\n")[0].strip()
-        return text if 5 <= len(text) <= 500 else None
-
     def _abstention(self, question: str, analysis: Question, mode: str, model: str | None, notices: list[str], timings: dict[str, float], reason: str = "") -> Answer:
         text = abstention_text(analysis.language)
         if reason:
@@ -277,6 +277,7 @@ class Assistant:
             notice=" ".join(notices) or None,
             timings=timings,
             language=analysis.language,
+            asked=_asked(analysis),
         )
 
     def _citation(self, n: int, passage: ScoredChunk, highlights: list[str]) -> Citation:
@@ -298,7 +299,9 @@ class Assistant:
             highlights=highlights,
         )
 
-    def _extractive_answer(self, question: str, analysis: Question, selection: Selection, notices: list[str], timings: dict[str, float], started: float) -> Answer:
+    def _extractive_answer(
+        self, question: str, analysis: Question, selection: Selection, notices: list[str], timings: dict[str, float], started: float, overview: bool = False
+    ) -> Answer:
         highlights: dict[str, list[str]] = {}
         passages: dict[str, ScoredChunk] = {}
         for evidence in selection.evidence:  # dicts keep the order in which compose() quotes
@@ -307,7 +310,7 @@ class Assistant:
             passages[chunk_id] = evidence.passage
         ordered = list(passages)
         numbers = {chunk_id: i for i, chunk_id in enumerate(ordered, start=1)}
-        text = compose(selection, analysis.language, numbers)
+        text = compose_overview(selection, analysis.language, numbers) if overview else compose(selection, analysis.language, numbers)
         timings["total"] = time.perf_counter() - started
         return Answer(
             question=question,
@@ -317,13 +320,14 @@ class Assistant:
             notice=" ".join(notices) or None,
             timings=timings,
             language=analysis.language,
+            asked=_asked(analysis),
         )
 
     def _llm_answer(
         self,
         question: str,
         analysis: Question,
-        history: History,
+        gathered: Gathered,
         loaded,
         selection: Selection,
         first: Answer,
@@ -333,22 +337,20 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Deltas of the model's draft, then the final Answer (the model's, or ``first`` kept).
 
-        Raises on an outage (the caller keeps ``first``). One attempt only: a reply that fails a
-        check keeps the quoted answer rather than paying for a second slow generation.
+        The model reads numbered units (``reading``): the retrieved passages' units, and may
+        answer from any of them, or only the extractive selection and its neighbours (what the
+        local model on two cores can read in a few seconds). It reads the question as the
+        assistant read it (a follow-up rewritten with the conversation). Raises on an outage
+        (the caller keeps ``first``). One attempt only: a reply that fails a check keeps the
+        quoted answer rather than paying for a second slow generation.
         """
         timings = {k: v for k, v in first.timings.items() if k != "total"}
         model, model_name = self._model(mode)  # the local model loads here, on first use
-        asked = analysis
-        if analysis.is_follow_up:  # the model reads a question that stands alone
-            condense_started = time.perf_counter()
-            standalone = self._condense(model, question, turns(history))
-            timings["condense"] = time.perf_counter() - condense_started
-            if standalone and standalone != question:
-                asked = analyse(standalone)
-        units = self._evidence_units(selection, loaded)
+        reading = self.settings.reading_of(mode)
+        units = self._passage_units(gathered, selection, loaded) if reading == "passages" else self._evidence_units(selection, loaded)
         if not units:
             raise LLMUnavailable("aucun extrait à donner au modèle")
-        messages = evidence_messages(asked.text, units, analysis.language)
+        messages = evidence_messages(analysis.asked, units, analysis.language)
         options = self._structured(mode, len(units))
         answer_started = time.perf_counter()
         raw: list[str] = []
@@ -382,16 +384,20 @@ class Assistant:
             return
         text = reply.text.strip()
         listed = [u for u in reply.units if 1 <= u <= len(units)]
-        if text and listed and not re.search(r"\[\d", text):  # cited in the list only: cite at the end
+        if text and listed and not has_citation(text):  # cited in the list only: cite at the end
             text = f"{text} {''.join(f'[{u}]' for u in dict.fromkeys(listed))}"
         # each unit is read under its header (document, year, page): those count as said
         given = [f"{u.header} : {u.text}" for u in units]
-        grounded = ground(text, given, analysis.language, self.settings.strict_figures, analysis.text)
-        problem = replacement_problem(grounded, analysis, selection, [u.n for u in units if u.selected])
+        grounded = ground(text, given, analysis.language, self.settings.strict_figures, analysis.asked)
+        # Reading the passages, the model may rightly answer from units the quote did not use:
+        # only the checks that hold for any answer apply. Reading the selection, it rephrases the
+        # quote and must keep what the quote says.
+        quoted = [u.n for u in units if u.selected] if reading == "selection" else []
+        problem = replacement_problem(grounded, analysis, selection if reading == "selection" else None, quoted)
         if problem:
             yield self._kept(first, mode, f"la réponse rédigée n'a pas été retenue ({problem})", started, timings)
             return
-        text, citations = self._unit_citations(grounded.text, grounded.cited, units, selection)
+        text, citations = self._unit_citations(grounded.text, grounded.cited, units)
         timings["total"] = time.perf_counter() - started
         yield Answer(
             question=question,
@@ -403,6 +409,7 @@ class Assistant:
             notice=" ".join(notices) or None,
             timings=timings,
             language=analysis.language,
+            asked=_asked(analysis),
         )
 
     def _structured(self, mode: str, n_units: int) -> dict[str, Any]:
@@ -418,63 +425,86 @@ class Assistant:
         return {"extra_body": {"response_format": response_format(n_units)}}
 
     def _evidence_units(self, selection: Selection, loaded) -> list[EvidenceUnit]:
-        """The numbered units the model reads: the selected ones and their neighbours.
+        """The selection's units and their neighbours, numbered (the "selection" reading).
 
         Passages in the order the extractive answer quotes them; within a passage, reading
         order; a neighbour is the unit just before or after a selected one in the same passage
-        (the context a definition or a figure's subject often sits in). Sentences addressed to
-        an AI are removed (passages are data).
+        (the context a definition or a figure's subject often sits in).
         """
-        selected: dict[str, set[str]] = {}
+        selected = {e.unit.id for e in selection.evidence}
         passages: dict[str, ScoredChunk] = {}
         for evidence in selection.evidence:
-            selected.setdefault(evidence.passage.chunk.id, set()).add(evidence.unit.id)
-            passages[evidence.passage.chunk.id] = evidence.passage
-        records = self.retriever.sentences(list(passages), loaded)
+            passages.setdefault(evidence.passage.chunk.id, evidence.passage)
+        return self._numbered(passages, loaded, selected, self.NEIGHBOURS)
+
+    def _passage_units(self, gathered: Gathered, selection: Selection, loaded) -> list[EvidenceUnit]:
+        """Every unit of the retrieved passages, numbered (the "passages" reading): the model
+        may answer from any of them. The chunks the selection continues into come right after
+        the passage they continue, so a list cut by a page break reads whole."""
+        passages: dict[str, ScoredChunk] = {}
+        extra = {e.passage.chunk.id: e.passage for e in selection.evidence}
+        for passage in gathered.passages:
+            passages.setdefault(passage.chunk.id, passage)
+            following = loaded.next_chunk(passage.chunk)
+            if following is not None and following.id in extra:
+                passages.setdefault(following.id, extra[following.id])
+        for chunk_id, passage in extra.items():
+            passages.setdefault(chunk_id, passage)
+        return self._numbered(passages, loaded, {e.unit.id for e in selection.evidence}, None)
+
+    def _numbered(self, passages: dict[str, ScoredChunk], loaded, selected: set[str], neighbours: int | None) -> list[EvidenceUnit]:
+        """Units of ``passages`` (in that order, reading order within each), numbered from 1;
+        with ``neighbours``, only the selected units and that many on each side. Sentences
+        addressed to an AI are removed (passages are data)."""
         by_chunk: dict[str, list] = {}
-        for record in records:
+        for record in self.retriever.sentences(list(passages), loaded):
             by_chunk.setdefault(record.chunk_id, []).append(record)
         units: list[EvidenceUnit] = []
         for chunk_id, passage in passages.items():
             ordered = sorted(by_chunk.get(chunk_id, []), key=lambda r: r.position)
-            if not any(r.id in selected[chunk_id] for r in ordered):  # the selection's own units
-                ordered = sorted((e.unit for e in selection.evidence if e.passage.chunk.id == chunk_id), key=lambda r: r.position)
-            chosen = [i for i, r in enumerate(ordered) if r.id in selected[chunk_id]]
-            keep = {j for i in chosen for j in range(i - self.NEIGHBOURS, i + self.NEIGHBOURS + 1) if 0 <= j < len(ordered)}
+            if neighbours is None:
+                keep = set(range(len(ordered)))
+            else:
+                chosen = [i for i, r in enumerate(ordered) if r.id in selected]
+                keep = {j for i in chosen for j in range(i - neighbours, i + neighbours + 1) if 0 <= j < len(ordered)}
             header = unit_header(passage.chunk, passage.chunk.page)
             for j in sorted(keep):
                 clean = sanitize_passage(ordered[j].text).strip()
                 if clean:
-                    units.append(EvidenceUnit(len(units) + 1, chunk_id, clean, ordered[j].id in selected[chunk_id], header))
+                    units.append(EvidenceUnit(len(units) + 1, chunk_id, clean, ordered[j].id in selected, header, passage))
         return units
 
-    #: Units read on each side of a selected unit (measured: see README, "LLM modes").
+    #: Units read on each side of a selected unit in the "selection" reading.
     NEIGHBOURS = 1
 
-    def _unit_citations(self, text: str, cited_units: list[int], units: list[EvidenceUnit], selection: Selection) -> tuple[str, list[Citation]]:
+    def _unit_citations(self, text: str, cited_units: list[int], units: list[EvidenceUnit]) -> tuple[str, list[Citation]]:
         """Unit markers turned into passage citations numbered 1..m in order of first citation.
 
         The cited units become the highlights of their passage.
         """
-        passages = {e.passage.chunk.id: e.passage for e in selection.evidence}
         order: list[str] = []
         for n in cited_units:
             chunk_id = units[n - 1].chunk_id
             if chunk_id not in order:
                 order.append(chunk_id)
         number = {chunk_id: i for i, chunk_id in enumerate(order, start=1)}
+        passage_of = {u.chunk_id: u.passage for u in units}
 
         def to_passages(match: re.Match[str]) -> str:
             found = [number[units[int(x) - 1].chunk_id] for x in re.split(r"\s*[,;]\s*", match.group(1)) if 1 <= int(x) <= len(units)]
             return "".join(f"[{n}]" for n in dict.fromkeys(found))
 
-        text = MARKER.sub(to_passages, text)
-        text = re.sub(r"(\[\d+\])([.,;:]?)(?:\s*\1)+", r"\1\2", text)  # "[1]. [1]" -> "[1]."
+        text = dedupe_citations(CITATION.sub(to_passages, text))
         citations = []
         for chunk_id in order:
             highlights = [units[n - 1].text for n in cited_units if units[n - 1].chunk_id == chunk_id]
-            citations.append(self._citation(number[chunk_id], passages[chunk_id], highlights))
+            citations.append(self._citation(number[chunk_id], passage_of[chunk_id], highlights))
         return text, citations
+
+
+def _asked(analysis: Question) -> str | None:
+    """The rewritten question an Answer shows, when the assistant read the turn as another one."""
+    return analysis.asked if analysis.rewritten else None
 
 
 def _interleave(first: list[ScoredChunk], second: list[ScoredChunk]) -> list[ScoredChunk]:

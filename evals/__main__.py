@@ -31,8 +31,12 @@ def parser() -> argparse.ArgumentParser:
         description="Évalue note-rag sur un jeu de questions et compare les variantes (retrievers, embeddings, modes, baseline naïve).",
     )
     p.add_argument("--questions", default=None, help="fichier YAML de questions (défaut : evals/questions.yaml)")
-    p.add_argument("--split", choices=("train", "dev", "generality"), default=None,
-                   help="jeu de questions et corpus d'un découpage (train : ajustement ; dev et generality : rapportés seulement)")
+    p.add_argument("--split", default=None,
+                   help="questions et documents d'un découpage (evals/documents.toml) : train (ajustement), dev, sealed-N (lot scellé)")
+    p.add_argument("--log", action="store_true",
+                   help="ajoute le résultat au journal evals/LOG.md (un lot scellé n'est exécuté qu'une fois, avec --log)")
+    p.add_argument("--sample", action="store_true",
+                   help="avec --split : seulement la part du découpage dont les documents sont dans le dépôt (l'échantillon du garde-fou de CI)")
     p.add_argument("--corpus", default=None, help="dossier de documents interrogés à la place de corpus/sources.toml")
     p.add_argument("--mode", action="append", default=[], help="mode de réponse évalué (répétable) : extractive | local | openai | ollama")
     p.add_argument("--modes", type=_list, default=None,
@@ -49,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-embeddings", type=_list, default=list(EMBEDDINGS), help="backends comparés (virgules)")
     p.add_argument("--baseline-embeddings", type=_list, default=list(BASELINE_EMBEDDINGS), help="embeddings de la baseline (virgules)")
     p.add_argument("--slow-limit", type=int, default=None, help="nombre max. de questions pour les modes lents (local…), échantillon stratifié")
-    p.add_argument("--depth", type=int, default=10, help="passages retrouvés pour hit@k et MRR (défaut : 10)")
+    p.add_argument("--depth", type=int, default=20, help="passages retrouvés pour hit@k et MRR (défaut : 20)")
     p.add_argument("--no-progress", action="store_true", help="sans barre de progression")
     return p
 
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["documents"]:
+        from .documents import main as documents_main
+
+        return documents_main(argv[1:])
     if argv[:1] == ["scale"]:
         from .scale import main as scale_main
 
@@ -82,13 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import DEFAULT_INDEX_ROOT, DEFAULT_OUT, IndexUnusable, Options, default_mirror, run_evaluation
 
     corpus = Path(args.corpus).expanduser().resolve() if args.corpus else None
+    split = documents = None
     if args.split:
-        from .splits import SPLITS
+        from .documents import DocumentMissing
+        from .splits import SPLITS, in_repository_sample, missing_documents
 
+        if args.split not in SPLITS:
+            print(f"erreur : découpage inconnu « {args.split} » ({', '.join(SPLITS)})", file=sys.stderr)
+            return 2
         split = SPLITS[args.split]
         questions_file = split.paths[0]
         questions = split.questions()
-        corpus = corpus or split.corpus_dir
+        if args.split.startswith("sealed"):
+            from .log import logged
+
+            when = logged(args.split)
+            if when is None and not args.log:
+                print(f"erreur : le lot scellé {args.split} n'a jamais été exécuté : sa seule exécution se fait avec --log "
+                      "(elle est journalisée dans evals/LOG.md)", file=sys.stderr)
+                return 2
+            if when is not None:
+                args.log = False
+                print(f"[evals] {args.split} a été exécuté et journalisé le {when} : cette exécution le reproduit, sans le journaliser",
+                      file=sys.stderr)
+        if args.sample:
+            documents, questions = in_repository_sample(split)
+        elif missing_documents(split):
+            absent = ", ".join(d.id for d in missing_documents(split))
+            print(f"erreur : documents absents du cache ({absent}) : lancez « python -m evals documents »", file=sys.stderr)
+            return 2
     else:
         questions_file = Path(args.questions or DEFAULT_QUESTIONS)
         try:
@@ -115,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         depth=max(5, args.depth),
         progress=not args.no_progress,
         corpus=corpus,
+        split=split,
+        documents=documents,
     )
     try:
         run = run_evaluation(options)
@@ -144,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             f"citations justes {pct(m['citation_accuracy'])}, abstention précision {pct(m['abstention_precision'])} "
             f"/ rappel {pct(m['abstention_recall'])}, {len(main_result.failures())} questions en échec"
         )
-    if args.split and not args.slow_limit:  # a full split: it decides make run's default mode
+    if args.log and main_result is not None:
+        from .log import append
+
+        batch = args.split + ("-sample" if args.sample else "") if args.split else questions_file.stem
+        print(f"journal : {append(batch, main_result, run.command)}")
+    if args.split and not args.slow_limit and not args.sample:  # a full split: it decides make run's default mode
         from .modes import MEASURES, record
 
         recorded = record(args.split, run.results, run.command)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evidence import FEATURES, Candidate, EvidenceModel, Gathered, feature_matrix, gate_row, merge_parts, ranked_units, score, select, standardise, usable_candidates
+from assistant.reader import FEATURES, Gathered, ReaderModel, Span, feature_matrix, gate_row, merge_parts, score, select, standardise, usable_spans
 from assistant.figures import contains
 from assistant.fitted import fitted_file
 
@@ -49,8 +49,7 @@ from .splits import SPLITS, build_split_index
 FOLDS = 5  # cross-validation over questions
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
-EXTRA_RATIOS = tuple(round(x, 2) for x in np.arange(0.5, 1.001, 0.05))
-NEXT_RATIOS = tuple(round(x, 2) for x in np.arange(0.2, 1.001, 0.1)) + (1.01,)
+EXTRA_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # share of the best span's
 RRF_GRID = (5, 10, 15, 20, 30, 40, 60, 100)  # 60: the constant of the original RRF paper
 RETRIEVAL_DEPTH = 10
 
@@ -92,9 +91,12 @@ def _ranker_objective(w: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]]
         s = x @ w
         p = np.exp(s - s.max())
         p /= p.sum()
-        mass = float(p[y > 0].sum())
-        q = np.where(y > 0, p, 0.0) / mass
-        value -= math.log(max(mass, 1e-300))
+        # the answering spans' share, in the log domain: it may underflow when they score low
+        top = s[y > 0].max()
+        log_mass = top + math.log(float(np.exp(s[y > 0] - top).sum())) - (s.max() + math.log(float(np.exp(s - s.max()).sum())))
+        q = np.where(y > 0, np.exp(s - top), 0.0)
+        q /= q.sum()
+        value -= log_mass
         gradient = gradient + x.T @ (p - q)
         mean = x.T @ p
         hessian = hessian + (x * p[:, None]).T @ x - np.outer(mean, mean)
@@ -122,12 +124,32 @@ def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], l2: float, iteration
 
 
 def label(question: Question, text: str, doc_id: str) -> bool:
-    """A unit answers when it holds one of the expected strings and comes from a source document."""
+    """A text answers when it holds one of the expected strings and comes from a source document."""
+    return coverage(question, text, doc_id) > 0
+
+
+def coverage(question: Question, text: str, doc_id: str) -> int:
+    """How many of the question's expected strings a text from ``doc_id`` holds."""
     if not question.answerable or not question.expect:
-        return False
+        return 0
     if question.sources and doc_id not in question.sources:
-        return False
-    return any(contains(text, expected) for expected in question.expect)
+        return 0
+    return sum(contains(text, expected) for expected in question.expect)
+
+
+def span_labels(question: Question, found: list[Span]) -> np.ndarray:
+    """1 for the spans that answer best: they hold as many expected strings as any span does,
+    and no shorter span inside them holds as many (the answer, not the answer and more)."""
+    counts = np.array([coverage(question, s.text, s.anchor.chunk.doc_id) for s in found])
+    best = counts.max() if len(counts) else 0
+    if best == 0:
+        return np.zeros(len(found))
+    top = [i for i in range(len(found)) if counts[i] == best]
+    keys = {i: set(found[i].key) for i in top}
+    minimal = [i for i in top if not any(j != i and keys[j] < keys[i] for j in top)]
+    labels = np.zeros(len(found))
+    labels[minimal] = 1.0
+    return labels
 
 
 def gather_all(assistant, questions: list[Question], progress: bool = True) -> list[Gathered]:
@@ -154,11 +176,9 @@ class Group:
 def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group]:
     groups = []
     for index, (q, g) in enumerate(zip(questions, gathered)):
-        for whole, candidates in [(True, g.candidates)] + [(False, c) for _, _, c in g.parts]:
-            candidates = ranked_units(candidates)
-            if candidates:
-                labels = np.array([float(label(q, c.text, c.passage.chunk.doc_id)) for c in candidates])
-                groups.append(Group(index, feature_matrix(candidates), labels, whole))
+        for whole, found in [(True, g.spans)] + [(False, s) for _, _, s in g.parts]:
+            if found:
+                groups.append(Group(index, feature_matrix(found), span_labels(q, found), whole))
     return groups
 
 
@@ -212,42 +232,45 @@ def choose_l2(groups: list[Group], folds: int = FOLDS) -> tuple[float, dict[floa
     return best, results, out_of_fold[best]
 
 
-def simulated_accuracy(questions: list[Question], gathered: list[Gathered], model: EvidenceModel) -> tuple[float, float]:
-    """(answer accuracy, mean quoted units) of selection with ``model`` (candidates already scored)."""
+def simulated_accuracy(questions: list[Question], gathered: list[Gathered], models: list[ReaderModel]) -> tuple[float, float]:
+    """(answer accuracy, mean quoted units) of selection, each question answered with its own
+    model (spans already scored by it)."""
     correct, units = 0, 0
-    for q, g in zip(questions, gathered):
+    for q, g, model in zip(questions, gathered, models):
         if g.parts:
-            selection = merge_parts([(part.text, select(part, candidates, model, max_units=1)) for part, _, candidates in g.parts])
+            selection = merge_parts([(part.asked, select(part, found, model, max_spans=1)) for part, _, found in g.parts])
         else:
-            selection = select(g.question, g.candidates, model)
+            selection = select(g.question, g.spans, model)
         if not q.answerable:
             correct += selection.abstain
             continue
-        text = " ".join(c.text for c in selection.evidence)
+        text = " ".join(e.text for e in selection.evidence)
         correct += (not selection.abstain) and all(contains(text, e) for e in q.expect)
         units += len(selection.evidence)
     return correct / len(questions), units / max(1, sum(q.answerable for q in questions))
 
 
 def _gate_rows(
-    groups: list[Group], scores: dict[int, np.ndarray], candidates: dict[int, list[Candidate]], gathered: list[Gathered]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gate inputs of the whole questions, read as ``select`` reads them (its usable candidates,
-    by the given scores), and labels. Questions ``select`` declines before the gate are left out."""
-    rows, labels = [], []
+    groups: list[Group], scores: dict[int, np.ndarray], spans_of: dict[int, list[Span]], gathered: list[Gathered]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gate inputs of the whole questions, read as ``select`` reads them (its usable spans, by
+    the given scores), their labels and the questions they belong to. Questions ``select``
+    declines before the gate are left out."""
+    rows, labels, owners = [], [], []
     for number, g in enumerate(groups):
         if not g.whole:
             continue
-        found = candidates[number]
-        for candidate, value in zip(found, scores[number]):
-            candidate.score = float(value)
-        ranked = sorted(found, key=lambda c: -c.score)
-        usable, pool, _ = usable_candidates(gathered[g.question].question, ranked)
+        found = spans_of[number]
+        for span, value in zip(found, scores[number]):
+            span.score = float(value)
+        ranked = sorted(found, key=lambda s: -s.score)
+        usable, pool, _ = usable_spans(gathered[g.question].question, ranked)
         if not usable:
             continue
-        rows.append(gate_row(usable, pool[0].score))
+        rows.append(gate_row(usable))
         labels.append(float(g.labels.any()))
-    return np.array(rows), np.array(labels)
+        owners.append(g.question)
+    return np.array(rows), np.array(labels), np.array(owners)
 
 
 def fit_fusion(assistant, questions: list[Question], out: Path, progress: bool = True) -> dict:
@@ -293,19 +316,18 @@ def calibrate(embeddings: str, index_root: Path, out: Path | None = None, progre
     backend = assistant.retriever.embeddings.name
     fusion = fit_fusion(assistant, questions, out.with_name(f"{out.stem}.retrieval.json") if out else fitted_file(backend, "retrieval"), progress)
     gathered = gather_all(assistant, questions, progress)
-    return {**fit(backend, embeddings, questions, gathered, out, split.files), "fusion": fusion}
+    return {**fit(backend, embeddings, questions, gathered, out, tuple(str(p.relative_to(p.parents[2])) for p in split.paths)), "fusion": fusion}
 
 
 def fit(backend: str, embeddings: str, questions: list[Question], gathered: list[Gathered], out: Path | None = None, files: tuple[str, ...] = ()) -> dict:
     """Fit ranker, gate and thresholds on gathered training questions; write and return the model."""
     groups = groups_of(questions, gathered)
-    candidates_of: dict[int, list[Candidate]] = {}
+    spans_of: dict[int, list[Span]] = {}
     number = 0
     for g in gathered:
-        for found in [g.candidates] + [c for _, _, c in g.parts]:
-            found = ranked_units(found)
+        for found in [g.spans] + [s for _, _, s in g.parts]:
             if found:
-                candidates_of[number] = found
+                spans_of[number] = found
                 number += 1
     stacked = np.vstack([g.rows for g in groups])
     mean, scale = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
@@ -317,46 +339,56 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     l2, results, out_of_fold = choose_l2(groups)
     weights = fit_ranker([(g.rows, g.labels) for g in groups if g.labels.any()], l2)
 
-    gate_x, gate_y = _gate_rows(groups, out_of_fold, candidates_of, gathered)
+    gate_x, gate_y, gate_q = _gate_rows(groups, out_of_fold, spans_of, gathered)
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
-    model = EvidenceModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0, 1.01)
+    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0)
 
-    for g in gathered:  # the final ranker's scores, once; only the thresholds vary below
-        g.candidates[:] = score(g.candidates, model)
+    # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
+    # gate did not learn from: each training question is answered by the models fitted on the
+    # other folds. In-sample scores are more confident than those of new questions, and a
+    # threshold chosen on them abstains too often on new documents.
+    fold_models: list[ReaderModel] = []
+    for fold in range(FOLDS):
+        w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
+        keep = gate_q % FOLDS != fold
+        gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), 1.0)
+        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.0))
+    answering = [fold_models[index % FOLDS] for index in range(len(questions))]
+    for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
+        g.spans[:] = score(g.spans, fold_model)
         for _, _, found in g.parts:
-            found[:] = score(found, model)
-    # Each threshold with its best ratios (ties: shorter answers). The threshold is the middle
-    # of the range that reaches the best accuracy, not its edge: a tie-break on answer length
-    # would push it to the highest threshold that still scores, abstaining on every new
-    # question slightly less supported than the training ones.
-    per_threshold: list[tuple[tuple[float, float], float, float, float]] = []
+            found[:] = score(found, fold_model)
+    # Each threshold with its best ratio (ties: shorter answers). The threshold is the middle of
+    # the range that reaches the best accuracy, not its edge: a tie-break on answer length would
+    # push it to the highest threshold that still scores, abstaining on every new question
+    # slightly less supported than the training ones.
+    per_threshold: list[tuple[tuple[float, float], float, float]] = []
     for threshold in THRESHOLDS:
-        best_here: tuple[tuple[float, float], float, float, float] | None = None
+        best_here: tuple[tuple[float, float], float, float] | None = None
         for extra in EXTRA_RATIOS:
-            for following in NEXT_RATIOS:
-                trial = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
-                accuracy, units = simulated_accuracy(questions, gathered, trial)
-                key = (round(accuracy, 6), -round(units, 6))
-                if best_here is None or key > best_here[0]:
-                    best_here = (key, threshold, extra, following)
+            trial = [replace(m, abstain_below=threshold, extra_ratio=extra) for m in answering]
+            accuracy, units = simulated_accuracy(questions, gathered, trial)
+            key = (round(accuracy, 6), -round(units, 6))
+            if best_here is None or key > best_here[0]:
+                best_here = (key, threshold, extra)
         assert best_here is not None
         per_threshold.append(best_here)
     top = max(key[0] for key, *_ in per_threshold)
     reaching = [entry for entry in per_threshold if entry[0][0] == top]
-    (accuracy, _), threshold, extra, following = reaching[(len(reaching) - 1) // 2]
-    model = replace(model, abstain_below=threshold, extra_ratio=extra, next_ratio=following)
+    (accuracy, _), threshold, extra = reaching[(len(reaching) - 1) // 2]
+    model = replace(model, abstain_below=threshold, extra_ratio=extra)
     model.meta = {
         "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
         "fitted_on": {
             "split": "train", "files": list(files), "questions": len(questions),
-            "candidates": int(sum(len(g.labels) for g in groups)), "answering_units": int(sum(g.labels.sum() for g in groups)),
+            "spans": int(sum(len(g.labels) for g in groups)), "answering_spans": int(sum(g.labels.sum() for g in groups)),
         },
         "l2": l2,
         "unfitted_features": [FEATURES[i] for i in unfitted],
         "cv_top1_accuracy": {str(k): round(v[0], 4) for k, v in results.items()},
-        "train_answer_accuracy": round(accuracy, 4),
+        "train_answer_accuracy_out_of_fold": round(accuracy, 4),
     }
     target = out or fitted_file(model.backend)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -382,8 +414,8 @@ def main(argv: list[str]) -> int:
     fusion = result["fusion"]
     print(f"fusion écrite dans {fusion['file']} : k = {fusion['rrf_k']} (hit@5, MRR d'entraînement {fusion['train_hit_at_5_and_mrr'][str(fusion['rrf_k'])]})")
     print(f"poids écrits dans {result['file']}")
-    print(f"  abstention sous p = {result['abstain_below']}, autre passage cité à {result['extra_ratio']} × le meilleur, suivant à {result['next_ratio']}")
-    print(f"  L2 = {result['l2']}, exactitude d'entraînement {result['train_answer_accuracy']:.1%}, {result['fitted_on']['candidates']} candidats")
+    print(f"  abstention sous p = {result['abstain_below']}, autre extrait cité à {result['extra_ratio']} × le meilleur")
+    print(f"  L2 = {result['l2']}, exactitude d'entraînement hors pli {result['train_answer_accuracy_out_of_fold']:.1%}, {result['fitted_on']['spans']} extraits candidats")
     print("  classement :")
     for name, weight in sorted(zip(result["features"], result["weights"]), key=lambda item: -abs(item[1])):
         print(f"    {name:>18} {weight:+.3f}")

@@ -52,20 +52,33 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
 RETRIEVERS: tuple[str, ...] = ("dense", "bm25", "hybrid")
 CATEGORIES: tuple[str, ...] = (
     "figure",
+    "date",
+    "duration",
+    "who",
     "definition",
-    "who-when",
+    "difference",
+    "list",
+    "table",
+    "reason",
     "multi-passage",
     "comparison",
     "english",
     "follow-up",
+    "overview",
     "out-of-corpus",
+    "missing-fact",
 )
-DEFAULT_DEPTH = 10  # passages retrieved for hit@k / MRR (k = 1..DEFAULT_DEPTH)
+DEFAULT_DEPTH = 20  # passages retrieved for hit@k / MRR (k = 1..DEFAULT_DEPTH)
 
 DEFINITIONS: dict[str, str] = {
     "relevant passage": "a retrieved passage from the question's `source` document that contains at least one `expect` string "
     "(case-insensitive, figures normalised: « 21 % » = « 21% » = « 21 pour cent »)",
-    "hit@k": "share of answerable questions (with a source) having a relevant passage among the first k retrieved",
+    "hit@k": "share of answerable questions (with a source) having a relevant passage among the first k retrieved "
+    "(retrieval recall at k)",
+    "selection misses": "share of answerable questions answered wrong (or declined) although a relevant passage was among "
+    "the passages given to the reader (the first top_k): the answer quoted something else",
+    "retrieval misses": "share of answerable questions answered wrong (or declined) with no relevant passage among "
+    "the passages given to the reader",
     "MRR": "mean of 1/rank of the first relevant passage (0 if none in the first {depth})",
     "evidence@5": "share of answerable questions whose expected strings ALL appear in the first 5 passages (any document)",
     "answer accuracy": "answerable: not abstained and ALL `expect` strings in the answer text; unanswerable: abstained",
@@ -394,10 +407,23 @@ def retrieval_metrics(results: Sequence[QuestionResult], kind: str, depth: int =
         "n": len(scored),
         "hit@1": curve[0],
         "hit@5": curve[min(5, depth) - 1],
+        "hit@10": curve[min(10, depth) - 1],
         f"hit@{depth}": curve[-1],
         "mrr": sum(1 / x for x in ranks if x) / len(scored),
         "evidence@5": sum(1 for r in scored if r.evidence.get(kind)) / len(scored),
         "curve": curve,
+    }
+
+
+def miss_rates(results: Sequence[QuestionResult], kind: str, top_k: int) -> dict[str, float | None]:
+    """Where the wrong answers to answerable questions went wrong: the reader had a relevant
+    passage and quoted something else (selection), or it had none (retrieval)."""
+    scored = [r for r in results if r.answered and r.answerable and r.source and kind in r.ranks]
+    wrong = [r for r in scored if not r.correct]
+    given = [r for r in wrong if r.ranks[kind] is not None and r.ranks[kind] <= top_k]
+    return {
+        "selection_misses": _ratio(len(given), len(scored)),
+        "retrieval_misses": _ratio(len(wrong) - len(given), len(scored)),
     }
 
 
@@ -420,8 +446,9 @@ class EvalResult:
         metrics = answer_metrics(self.results, self.requested_mode)
         main = self.config.get("retriever")
         if main and main in self.retrieval:
-            for key in ("hit@1", "hit@5", "mrr", "evidence@5"):
+            for key in ("hit@1", "hit@5", f"hit@{self.depth}", "mrr", "evidence@5"):
                 metrics[key] = self.retrieval[main].get(key)
+            metrics.update(miss_rates(self.results, main, int(self.config.get("top_k") or 6)))
         return metrics
 
     @property

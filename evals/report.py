@@ -145,7 +145,10 @@ def render_markdown(run: Run, plots: list[Path]) -> str:
         lines += [
             f"## Headline — {main.name}",
             "",
-            f"answer accuracy **{_pct(m.get('answer_accuracy'))}** · hit@5 **{_pct(m.get('hit@5'))}** · MRR {m.get('mrr', 0) or 0:.3f} · "
+            f"answer accuracy **{_pct(m.get('answer_accuracy'))}** · retrieval recall hit@5 **{_pct(m.get('hit@5'))}** / "
+            f"hit@{main.depth} {_pct(m.get(f'hit@{main.depth}'))} · MRR {m.get('mrr', 0) or 0:.3f} · "
+            f"selection misses {_pct(m.get('selection_misses'))} (a relevant passage given, something else quoted) · "
+            f"retrieval misses {_pct(m.get('retrieval_misses'))} · "
             f"citation accuracy {_pct(m.get('citation_accuracy'))} · abstention precision {_pct(m.get('abstention_precision'))} / "
             f"recall {_pct(m.get('abstention_recall'))} · unsupported figures {_pct(m.get('unsupported_rate'))} · "
             f"first cited answer p50 {_sec(m.get('first_latency_p50'))} s / p95 {_sec(m.get('first_latency_p95'))} s · "

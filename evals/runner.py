@@ -106,9 +106,11 @@ class Options:
     baseline: bool = True
     baseline_embeddings: Sequence[str] = BASELINE_EMBEDDINGS
     slow_limit: int | None = None
-    depth: int = 10
+    depth: int = 20
     progress: bool = True
     corpus: Path | None = None  # a folder of documents to ask over instead of corpus/sources.toml
+    split: Any = None  # a splits.Split: its documents (evals/documents.toml) are the corpus
+    documents: Any = None  # with split: only these of its documents (the CI guard's sample)
 
 
 @dataclass
@@ -138,12 +140,19 @@ def prepare_index(embeddings: str, options: Options, run: Run) -> Settings:
     """Build or reuse the index of ``embeddings`` under the index root (incremental)."""
     from ingest import build_index
 
-    root = options.index_root / options.corpus.name if options.corpus else options.index_root
-    settings = get_settings(index_dir=index_dir_for(root, embeddings), mirror=options.mirror, embeddings=embeddings)
-    if options.corpus:
-        report = build_index([options.corpus], settings=settings, progress=options.progress)
+    if options.split is not None:
+        from .splits import build_split_index
+
+        name = options.split.name if options.documents is None else f"{options.split.name}-sample"
+        settings, report = build_split_index(options.split, options.index_root, embeddings, options.progress, options.documents, name)
+        settings = settings.with_overrides(mirror=options.mirror)
     else:
-        report = build_index(settings=settings, progress=options.progress)
+        root = options.index_root / options.corpus.name if options.corpus else options.index_root
+        settings = get_settings(index_dir=index_dir_for(root, embeddings), mirror=options.mirror, embeddings=embeddings)
+        if options.corpus:
+            report = build_index([options.corpus], settings=settings, progress=options.progress)
+        else:
+            report = build_index(settings=settings, progress=options.progress)
     run.indexes.append(
         IndexInfo(
             embeddings=embeddings,

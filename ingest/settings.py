@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=200, description="Answers are one to three sentences.")
     llm_threads: int | None = Field(default=None, description="Threads of the local model (default: one per core, up to 8).")
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "note-rag", description="Assembled local GGUF.")
+    llm_reading: Literal["auto", "passages", "selection"] = Field(
+        default="auto",
+        description=(
+            "What an LLM reads: every unit of the retrieved passages, or the extractive selection and its neighbours. "
+            "auto: passages for a served model (openai, ollama), the selection for the local model on CPU."
+        ),
+    )
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = Field(
         default=None,
@@ -166,6 +173,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("NOTE_RAG_CONFIG", PROJECT_ROOT / "note-rag.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    def reading_of(self, mode: str) -> str:
+        """What an LLM of ``mode`` reads (``llm_reading``, with "auto" resolved): a served model
+        reads the retrieved passages; the local model reads about 45 prompt tokens/s on two
+        cores, so it reads the extractive selection and its neighbours (measured in
+        evals/llm-modes.json)."""
+        if self.llm_reading != "auto":
+            return self.llm_reading
+        return "selection" if mode == "local" else "passages"
 
     def with_overrides(self, **overrides: object) -> "Settings":
         """A copy with the given fields replaced (``None`` values are ignored)."""

@@ -231,9 +231,13 @@ def load_html(path: Path) -> LoadedDocument:
     import trafilatura
 
     html, warnings = read_text_file(path)
+    # The source of a page in a static site (Jekyll, Hugo, Eleventy) opens with a YAML front
+    # matter, like a Markdown page: its title is the page's, and it is not HTML.
+    front, html = _front_matter(html) if html.lstrip().startswith("---") else ({}, html)
     meta = trafilatura.extract_metadata(html)
     # Headings of published pages often carry a permalink symbol ("# Titre", "Titre ¶").
-    title = collapse((meta.title if meta and meta.title else "") or path.stem).strip("#¶§🔗 ") or path.stem
+    declared = str(front.get("title") or "") if isinstance(front, dict) else ""
+    title = collapse(declared or (meta.title if meta and meta.title else "") or path.stem).strip("#¶§🔗 ") or path.stem
     info = DocumentInfo(
         doc_id=path.stem,
         title=title,

@@ -219,8 +219,13 @@ def html_blocks(html: str, title: str) -> list[Block]:
     root = _main_root(document)
     if root is None:
         root = _trafilatura_root(html)
-        if root is None:
-            return []
+    if root is None:
+        # A page fragment (a static site's page source) has no <main> and too little
+        # boilerplate for trafilatura to recognise: its body, furniture removed, is the text.
+        body = document.find(".//body")
+        root = body if body is not None else document
+    if not collapse(_all_text(root)):
+        return []
     _clean(root)
     walker = _Walker(title)
     walker.walk(root)

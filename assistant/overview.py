@@ -1,0 +1,91 @@
+"""Overview answers: « Résume ce guide », « Quels sont les chiffres clés de la note ? ».
+
+A reader asking for the gist wants a few cited claims, not the one sentence closest to the
+words « chiffres clés ». The overview quotes at most seven units of the documents in scope, in
+the documents' order: for « chiffres clés », units that give a figure (each says what it
+measures); otherwise the sentences that best represent the document. Every point is a quote,
+cited like any other answer.
+
+Why it holds for any document: a unit that represents its document is close to the mean of the
+document's unit embeddings (its centroid); a unit close to the question speaks of what the
+question names (a topic, « sur la cybersécurité »); both are cosines of the same embeddings,
+so they are added on one scale. Points are taken from different sections so that the overview
+covers the document instead of repeating its longest section.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from ingest.patterns import ends_sentence
+
+from .answer_kinds import carries
+from .question import Question
+from .reader import Reading, Selection, Span
+from .retriever import ScoredChunk
+
+#: At most this many points: an overview a reader takes in at once (the issue's bound).
+MAX_POINTS = 7
+#: Passages whose documents are in scope: the documents the best passages come from.
+SCOPE_PASSAGES = 3
+#: A point is a sentence of reasonable length (not a heading, not a paragraph-long list).
+MIN_CHARS, MAX_CHARS = 50, 400
+#: The first chunks of a document read for an overview (a long report's first 400 passages).
+MAX_CHUNKS = 400
+
+
+def wants_figures(question: Question) -> bool:
+    """« chiffres clés », « key figures »: the figures, not a summary in words."""
+    return bool(question.asks & {"quantity", "percent", "money"})
+
+
+def scope(passages: list[ScoredChunk], filters: dict | None) -> list[str]:
+    """The documents an overview covers: those the filters name, else those of the best
+    passages (a question naming a document finds its passages first)."""
+    named = (filters or {}).get("doc_id")
+    if named:
+        return [named] if isinstance(named, str) else list(named)
+    counts = Counter(p.chunk.doc_id for p in passages[:SCOPE_PASSAGES])
+    return [doc for doc, _ in counts.most_common()]
+
+
+def overview(question: Question, query_vector: np.ndarray, passages: list[ScoredChunk], filters: dict | None, retriever, loaded) -> Selection | None:
+    """The overview of the documents in scope, or None when they give nothing to quote."""
+    documents = scope(passages, filters)
+    if not documents:
+        return None
+    versions = {p.chunk.doc_id: p.chunk.version for p in passages}
+    chunks = [c for c in loaded.chunks if c.doc_id in documents and (c.doc_id not in versions or c.version == versions[c.doc_id])]
+    chunks = sorted(chunks, key=lambda c: (documents.index(c.doc_id), c.position))[: MAX_CHUNKS * len(documents)]
+    by_id = {c.id: c for c in chunks}
+    units = [u for u in retriever.sentences([c.id for c in chunks], loaded) if MIN_CHARS <= len(u.text) <= MAX_CHARS and ends_sentence(u.text)]
+    figures = wants_figures(question)
+    if figures:
+        units = [u for u in units if carries(u.text, "percent") or carries(u.text, "quantity")]
+    if not units:
+        return None
+    vectors = np.stack([u.vector for u in units]).astype(np.float32)
+    centroid = vectors.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    score = vectors @ centroid + vectors @ np.asarray(query_vector, dtype=np.float32)
+    chosen: list[int] = []
+    sections: set[tuple[str, str]] = set()
+    for i in np.argsort(-score, kind="stable"):
+        chunk = by_id[units[i].chunk_id]
+        place = (chunk.doc_id, chunk.section)
+        if place in sections:
+            continue
+        sections.add(place)
+        chosen.append(int(i))
+        if len(chosen) >= MAX_POINTS:
+            break
+    chosen.sort(key=lambda i: (documents.index(by_id[units[i].chunk_id].doc_id), by_id[units[i].chunk_id].position, units[i].position))
+    points = []
+    for i in chosen:
+        unit = units[i]
+        passage = ScoredChunk(by_id[unit.chunk_id], float(score[i]))
+        reading = Reading(unit, passage, 0, True, float(score[i]), {}, frozenset())
+        points.append(Span([reading], "unit", score=float(score[i])))
+    return Selection(points, False, "", 1.0)
