@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import re
 import statistics
 import unicodedata
@@ -179,6 +180,7 @@ def _page_segments(page, number: int) -> list[Segment]:
     buffer = ctypes.create_string_buffer(256)
     flags = ctypes.c_int()
     loose = raw.FS_RECTF()
+    matrix = raw.FS_MATRIX()
     line: list[_Char] = []
     styles: dict[tuple[bytes, int, int], tuple[bool, bool]] = {}
     space = False
@@ -204,7 +206,12 @@ def _page_segments(page, number: int) -> list[Segment]:
         # wrote no space character, and a bullet or a dash has the height of its line.
         raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         left, right, bottom, top = loose.left, loose.right, loose.bottom, loose.top
-        size = raw.FPDFText_GetFontSize(textpage, index) or (top - bottom) or 10.0
+        # The size a reader sees is the font size (Tf) scaled by the text matrix: InDesign and
+        # other layout tools set Tf 1 and scale the matrix, so the nominal size alone is 1 pt
+        # for every glyph and every rule below that counts in ems would count in points.
+        raw.FPDFText_GetMatrix(textpage, index, ctypes.byref(matrix))
+        scale = math.hypot(matrix.c, matrix.d) or 1.0
+        size = (raw.FPDFText_GetFontSize(textpage, index) * scale) or (top - bottom) or 10.0
         weight = raw.FPDFText_GetFontWeight(textpage, index)
         raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
         key = (buffer.value, flags.value, weight)
