@@ -46,7 +46,18 @@ if TYPE_CHECKING:
     from . import Deadline
 
 HYPHENS = "-\u00ad\u2010\u2011"
-BULLET = re.compile(r"^([•▪◦●■□▸►‣⁃∙·*]|[–—-](?=\s)|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*")
+# List markers: bullets, squares, arrows, check marks and stars (Unicode's arrows, geometric
+# shapes and dingbats, which no word starts with), dashes, numbers and letters.
+BULLET = re.compile(
+    r"^([•▪◦●■□▸►‣⁃∙·*\ufffc\u2190-\u21ff\u25a0-\u25ff\u2713\u2714\u2756\u2794-\u27bf\u2b95]|[–—-](?=\s)"
+    r"|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*"
+)
+# A pictogram: a glyph of a dingbat or icon font (whatever letter its encoding maps it to: a
+# Wingdings arrow comes out as « Æ », a Zapf Dingbats disc as « l »), or a Private Use Area
+# character (Word's Symbol bullet is U+F0B7). It says nothing a reader reads: first on its
+# line it is a list bullet, elsewhere it is left out.
+PICTOGRAM = "\ufffc"
+_PICTOGRAM_FONT = re.compile(r"dingbat|wingding|webding|zapf|marlett|awesome|icon|emoji", re.IGNORECASE)
 _LEADER = re.compile(r"(?:\.\s?){5,}|(?:…\s?){3,}|(?:_\s?){5,}")  # dot leaders of a table of contents
 _NUMBERING = re.compile(r"^\s*(?:(?:\d+|[IVXLC]+|[A-Z])(?:\.\d+)*\.?)\s+")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–—]?\s*\d{1,4}\s*(?:/\s*\d{1,4})?\s*[-–—]?\s*$", re.IGNORECASE)
@@ -104,8 +115,14 @@ def _segment(chars: list[_Char], number: int) -> Segment | None:
     if not glyphs:
         return None
     sizes = Counter(round(c[5], 1) for c in glyphs)
+    text = "".join(c[0] for c in chars).strip()
+    if PICTOGRAM in text:
+        rest = " ".join(text.replace(PICTOGRAM, " ").split())
+        text = (f"• {rest}" if rest else "•") if text.startswith(PICTOGRAM) else rest
+        if not text:
+            return None
     return Segment(
-        text="".join(c[0] for c in chars).strip(),
+        text=text,
         x0=min(c[1] for c in glyphs),
         x1=max(c[3] for c in glyphs),
         top=max(c[4] for c in glyphs),
@@ -170,6 +187,63 @@ def _split_line(chars: list[_Char], number: int) -> list[Segment]:
     return [seg for piece in pieces if (seg := _segment(piece, number)) is not None]
 
 
+def _glyph_size(raw, textpage, index: int, matrix) -> float:
+    """The size a reader sees: the font size (Tf) scaled by the text matrix.
+
+    InDesign and other layout tools set Tf 1 and scale the matrix, so the nominal size alone is
+    1 pt for every glyph and every rule below that counts in ems would count in points. The
+    height of the matrix's unit square across the baseline (|det| / horizontal scale) is the
+    scale, whatever the rotation, the horizontal scaling (Tz) or a slant (synthetic italics).
+    """
+    raw.FPDFText_GetMatrix(textpage, index, ctypes.byref(matrix))
+    width = math.hypot(matrix.a, matrix.b)
+    scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) / width if width else 0.0
+    return raw.FPDFText_GetFontSize(textpage, index) * (scale or 1.0)
+
+
+def _word_spaces(glyphs: list[_Char], evidence: list[tuple], space_em: dict[bytes, float]) -> list[_Char]:
+    """The line's glyphs with a " " wherever a reader sees a word space.
+
+    ``evidence[i]`` tells what the PDF wrote before ``glyphs[i]``: (None | "char" |
+    "generated", the space's left and right, the glyph's font). Gaps are measured in ems,
+    from the typical gap between the letters of the same run (its tracking):
+
+    - letter-spaced or kerned text opens every gap of a run alike, so only a gap clearly wider
+      than the run's own letter gap is a word space (« C E T T E » stays « CETTE »);
+    - a gap counts as a word space from half the font's space glyph (its width is known from
+      the spaces the document does write in that font), or 0.1 em when the font never writes
+      one: typeset PDFs (LaTeX) position words and write no space at all;
+    - a space character the next glyph is drawn back over (it starts within the space's first
+      sixth, as close to the previous glyph as letters are) was taken back by glyph-by-glyph
+      positioning (« l eur », « dispos itif » in justified LibreOffice text): no space;
+    - a space PDFium generated from the positions stands unless the glyphs touch as letters do.
+    """
+    if not glyphs:
+        return []
+    gaps = [(b[1] - a[3]) / max(a[5], b[5], 1e-6) for a, b in zip(glyphs, glyphs[1:])]
+    runs: dict[tuple, list[float]] = {}
+    for a, b, gap, (kind, *_rest) in zip(glyphs, glyphs[1:], gaps, evidence[1:]):
+        if kind is None and a[5:8] == b[5:8] and -0.5 < gap < 1.0:
+            runs.setdefault(b[5:8], []).append(gap)
+    every = [g for gaps_of_run in runs.values() for g in gaps_of_run]
+    line_tracking = statistics.median(every) if len(every) >= 3 else 0.0
+    tracking = {key: statistics.median(g) if len(g) >= 3 else line_tracking for key, g in runs.items()}
+    out = [glyphs[0]]
+    for a, b, gap, (kind, space_left, space_right, font) in zip(glyphs, glyphs[1:], gaps, evidence[1:]):
+        beyond = gap - max(0.0, tracking.get(b[5:8], line_tracking))
+        if kind == "char":
+            width = space_right - space_left
+            spaced = not (beyond < 0.05 and b[1] < space_left + width / 6)
+        elif kind == "generated":
+            spaced = beyond >= 0.05
+        else:
+            spaced = a[0] not in HYPHENS and beyond > (0.5 * space_em[font] if font in space_em else 0.1)
+        if spaced:
+            out.append((" ", a[3], b[2], b[1], b[4], b[5], False, False))
+        out.append(b)
+    return out
+
+
 def _page_segments(page, number: int) -> list[Segment]:
     """The page's text as segments, from PDFium's characters (spaces restored from positions)."""
     import pypdfium2.raw as raw
@@ -182,56 +256,65 @@ def _page_segments(page, number: int) -> list[Segment]:
     loose = raw.FS_RECTF()
     matrix = raw.FS_MATRIX()
     line: list[_Char] = []
-    styles: dict[tuple[bytes, int, int], tuple[bool, bool]] = {}
-    space = False
+    evidence: list[tuple] = []  # per glyph of ``line``: what the PDF wrote before it (``_word_spaces``)
+    styles: dict[tuple[bytes, int, int], tuple[bool, bool, bool]] = {}  # bold, italic, pictograms
+    widths: dict[bytes, list[float]] = {}  # the font's space glyphs, in ems
+    pending: tuple = (None, 0.0, 0.0)
 
     def end_line() -> None:
-        segments.extend(_split_line(line, number))
+        space_em = {font: min(0.5, max(0.15, statistics.median(w))) for font, w in widths.items()}
+        segments.extend(_split_line(_word_spaces(line, evidence, space_em), number))
         line.clear()
+        evidence.clear()
 
     for index in range(count):
         code = raw.FPDFText_GetUnicode(textpage, index)
         char = "-" if code == 2 else (chr(code) if code else "")  # PDFium writes 0x02 for a line-end hyphen
         if char in ("\r", "\n"):
             end_line()
-            space = False
+            pending = (None, 0.0, 0.0)
             continue
         if not char or (unicodedata.category(char) in ("Cc", "Cf") and char != "\u00ad"):
             continue
+        raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         if char.isspace():
-            space = bool(line)
+            if line:
+                generated = raw.FPDFText_IsGenerated(textpage, index) == 1
+                pending = ("generated" if generated else "char", loose.left, loose.right)
+                if not generated and loose.right > loose.left:
+                    raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
+                    size = _glyph_size(raw, textpage, index, matrix)
+                    if size > 0 and abs(matrix.c) < 1e-3:  # a slanted space's box is wider than its advance
+                        widths.setdefault(buffer.value, []).append((loose.right - loose.left) / size)
             continue
         # The loose box spans the glyph's advance and the font's height: inside a word
         # consecutive boxes touch, so a gap between them is a word space even where the PDF
         # wrote no space character, and a bullet or a dash has the height of its line.
-        raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         left, right, bottom, top = loose.left, loose.right, loose.bottom, loose.top
-        # The size a reader sees is the font size (Tf) scaled by the text matrix: InDesign and
-        # other layout tools set Tf 1 and scale the matrix, so the nominal size alone is 1 pt
-        # for every glyph and every rule below that counts in ems would count in points.
-        raw.FPDFText_GetMatrix(textpage, index, ctypes.byref(matrix))
-        scale = math.hypot(matrix.c, matrix.d) or 1.0
-        size = (raw.FPDFText_GetFontSize(textpage, index) * scale) or (top - bottom) or 10.0
+        size = _glyph_size(raw, textpage, index, matrix) or (top - bottom) or 10.0
         weight = raw.FPDFText_GetFontWeight(textpage, index)
         raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
         key = (buffer.value, flags.value, weight)
         style = styles.get(key)
         if style is None:
             name = buffer.value.decode("latin-1", "replace")
-            style = styles[key] = (weight >= 600 or bool(_BOLD_NAME.search(name)), bool(flags.value & 64) or bool(_ITALIC_NAME.search(name)))
-        previous = next((c for c in reversed(line) if c[0] != " "), None)
-        if previous is not None:
+            style = styles[key] = (
+                weight >= 600 or bool(_BOLD_NAME.search(name)),
+                bool(flags.value & 64) or bool(_ITALIC_NAME.search(name)),
+                bool(_PICTOGRAM_FONT.search(name)),
+            )
+        if style[2] or 0xE000 <= ord(char) <= 0xF8FF:
+            char = PICTOGRAM
+        if line:
+            previous = line[-1]
             gap = left - previous[3]
             tall = max(size, previous[5])
             if (abs(bottom - previous[2]) > 0.8 * tall and abs(top - previous[4]) > 0.8 * tall) or gap < -3 * size:
                 end_line()  # a new line the text page did not mark
-                space = False
-            elif gap > 0.1 * size and previous[0] not in HYPHENS:
-                space = True  # words positioned apart, with no space character between them
-        if space and line:
-            line.append((" ", left, bottom, left, top, size, False, False))
-        space = False
+                pending = (None, 0.0, 0.0)
         line.append((char, left, bottom, right, top, size, style[0], style[1]))
+        evidence.append((*pending, buffer.value))
+        pending = (None, 0.0, 0.0)
     end_line()
     return segments
 
