@@ -390,13 +390,44 @@ def _drop_furniture(pages: list[_Page]) -> None:
                 continue
             kept.append(segment)
         leaders = sum(bool(_LEADER.search(s.text)) for s in kept)
-        if kept and leaders >= max(5, 0.15 * len(kept)):
+        if kept and (leaders >= max(5, 0.15 * len(kept)) or _contents_without_leaders(kept, len(pages))):
             kept = []  # a table-of-contents page: every line of it points elsewhere
         elif leaders >= 2:
             # The end of a table of contents: its entries end with a page number set apart.
             baselines = {round(s.bottom) for s in kept if _LEADER.search(s.text) or _PAGE_NUMBER.match(s.text)}
             kept = [s for s in kept if round(s.bottom) not in baselines]
         page.segments = [s for s in kept if not _LEADER.search(s.text)]
+
+
+def _contents_without_leaders(segments: list[Segment], page_count: int) -> bool:
+    """A table of contents set without dot leaders: its titles end with a page number set apart.
+
+    Designed documents align each entry's page number at the right of its title, in one or
+    several columns: many lines end with a bare number no greater than the document's page
+    count, and down each column of numbers they grow. A table of figures has numbers beside
+    labels too, but rarely only page numbers that grow down every column.
+    """
+    entries = []
+    for segment in segments:
+        if re.fullmatch(r"\d{1,3}", segment.text) and 1 <= int(segment.text) <= page_count:
+            titled = any(
+                other.x1 < segment.x0 and abs(other.bottom - segment.bottom) < 0.3 * segment.size and re.search(r"[^\W\d_]{2}", other.text)
+                for other in segments
+            )
+            if titled:
+                entries.append(segment)
+    baselines = {round(s.bottom) for s in segments}
+    if len(entries) < 5 or len(entries) < 0.25 * len(baselines):
+        return False
+    columns: dict[int, list[Segment]] = {}
+    for entry in entries:
+        columns.setdefault(round(entry.x1 / 6), []).append(entry)
+    steps = growing = 0
+    for column in columns.values():
+        numbers = [int(s.text) for s in sorted(column, key=lambda s: -s.top)]
+        steps += len(numbers) - 1
+        growing += sum(b >= a for a, b in zip(numbers, numbers[1:]))
+    return steps >= 4 and growing >= 0.8 * steps
 
 
 # --------------------------------------------------------------------------------------------
@@ -652,15 +683,79 @@ def _font_headings(pages: list[_Page], body_size: float) -> None:
     if len(heading_sizes) > 1 and all(s.size != heading_sizes[0] for p in pages[1:] for s in p.segments):
         title_size = heading_sizes.pop(0)
     for page in pages:
-        for s in page.segments:
-            # A heading is short and does not end a sentence; italics larger than the text are
-            # a pull quote, not a title.
-            if len(s.text) >= 200 or FIGURE_ONLY.match(s.text) or s.italic or re.search(r"(?<!\.)\.$|[»\";,]$", s.text):
+        segments = page.segments
+        index = 0
+        while index < len(segments):
+            first = segments[index]
+            level = 1 if first.size == title_size else (heading_sizes.index(first.size) + 1 if first.size in heading_sizes else None)
+            end = index + 1
+            if level is None or first.italic or FIGURE_ONLY.match(first.text):
+                index = end  # italics larger than the text are a pull quote, not a title
                 continue
-            if s.size == title_size:
-                s.heading = 1
-            elif s.size in heading_sizes:
-                s.heading = heading_sizes.index(s.size) + 1
+            # The block: the lines of the same size and weight set right under the first one.
+            while end < len(segments) and _same_block(segments[end - 1], segments[end]):
+                end += 1
+            block = segments[index:end]
+            if _reads_as_heading(" ".join(s.text for s in block), len(block)):
+                for segment in block:
+                    segment.heading = level
+            index = end
+        _number_headings(page)
+
+
+# A sentence ends here: a full stop (not an ellipsis « .. »), maybe a footnote call after it,
+# or a closing quote, a comma, a semicolon.
+_ENDS_SENTENCE = re.compile(r"(?<!\.)\.[\d¹²³⁴⁵⁶⁷⁸⁹⁰]*$|[»\";,]$")
+
+
+def _same_block(upper: Segment, lower: Segment) -> bool:
+    """``lower`` is the next line of the text block ``upper`` belongs to (same type, right under it)."""
+    return (
+        lower.size == upper.size
+        and lower.bold == upper.bold
+        and 0 <= upper.bottom - lower.top < 0.8 * upper.size
+        and lower.x0 < upper.x1
+        and upper.x0 < lower.x1
+    )
+
+
+def _reads_as_heading(text: str, lines: int) -> bool:
+    """A block set larger than the body text that reads as a title, not as a lead paragraph.
+
+    Designed documents set their opening paragraph, a quote or a key sentence larger than
+    the body: a title is short (a few lines, a couple of dozen words), does not end a sentence
+    (a question mark may end it), and one ending with a colon is a short label (« Annexes : »),
+    not the sentence that announces a list.
+    """
+    words = len(text.split())
+    if len(text) >= 200 or words > 25 or lines > 4 or _ENDS_SENTENCE.search(text):
+        return False
+    return not (text.endswith(":") and words > 8)
+
+
+def _number_headings(page: _Page) -> None:
+    """A chapter number set apart (« 1. » drawn large beside or above its title) opens its title.
+
+    Designed documents print the number of a chapter in a size of its own, as a separate
+    piece of text: left alone it would be read as a paragraph « 1. » and the title would lose
+    its number.
+    """
+    kept: list[Segment] = []
+    segments = page.segments
+    for index, segment in enumerate(segments):
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if (
+            segment.heading is None
+            and following is not None
+            and following.heading is not None
+            and re.fullmatch(r"\d{1,2}\.?", segment.text)
+            and segment.size >= following.size
+        ):
+            following.text = f"{segment.text.rstrip('.')}. {following.text}"
+            following.glyphs = []
+            continue
+        kept.append(segment)
+    page.segments = kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -681,7 +776,12 @@ class _Assembler:
         self._heading_open = False
 
     def section(self) -> str:
-        return " > ".join(t for _, t in self.path) if self.path else self.title
+        # A title repeated under itself (a chapter's divider page, then its first page) is one.
+        titles: list[str] = []
+        for _, title in self.path:
+            if not titles or _alnum(_NUMBERING.sub("", title)) != _alnum(_NUMBERING.sub("", titles[-1])):
+                titles.append(title)
+        return " > ".join(titles) if titles else self.title
 
     # -- text joining ---------------------------------------------------------------------------
 
