@@ -476,27 +476,52 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
     wholly on the other's rows (one-line cells beside a column that wraps).
     """
     spans = sorted((s.x0, s.x1) for s in segments)
+    start, end = spans[0][0], max(x1 for _, x1 in spans)
     best: tuple[float, float] | None = None
     reach = spans[0][1]
     for x0, x1 in spans[1:]:
         gap = x0 - reach
-        if gap > 6 and 0.2 * width < (reach + x0) / 2 < 0.8 * width:
-            x = (reach + x0) / 2
+        x = (reach + x0) / 2
+        # Near the page's middle; or, between columns of running text, near the middle of the
+        # part of the page being cut (the last gutter of a four-column page lies at 80 %).
+        inside = 0.2 * width < x < 0.8 * width
+        if gap > 6 and (inside or 0.2 * (end - start) < x - start < 0.8 * (end - start)):
             left = [s for s in segments if s.x1 <= x]
             right = [s for s in segments if s.x0 >= x]
             if len(left) >= 2 and len(right) >= 2 and (best is None or gap > best[0]):
                 aligned = _aligned(left, right)
                 widths = [statistics.median(s.x1 - s.x0 for s in side) for side in (left, right)]
                 narrow = all(w <= 0.3 * width for w in widths)
-                textual = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
+                wide = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
+                prose = all(_running_text(side) for side in (left, right))
                 # A table column whose neighbour wraps long cells over many lines: few of the
                 # neighbour's lines have a cell beside them, but every cell of the column sits on
                 # a row the neighbour shares. Narrow cells on both sides, one side all aligned.
                 cells = narrow and _aligned(right, left) >= 0.8
-                if (aligned < 0.5 and not cells) or textual:
+                if (inside and ((aligned < 0.5 and not cells) or wide)) or prose:
                     best = (gap, x)
         reach = max(reach, x1)
     return best
+
+
+def _running_text(side: list[Segment]) -> bool:
+    """The segments are lines of prose wrapped in columns, however narrow the columns.
+
+    Text set on a grid puts the lines of neighbouring columns on the same baselines, as a
+    table's rows are; what tells them apart is that prose goes on from line to line: most
+    lines start in lower case under a line of the same column that ended no sentence, where a
+    table's cells start afresh on each row. A page or a column wide enough is already taken
+    as text (``_vertical_gutter``); this is for designed pages of three or four columns.
+    """
+    if len(side) < 4 or statistics.median(len(s.text) for s in side) < 15:
+        return False
+    going_on = 0
+    for upper in side:
+        below = [s for s in side if 0 < upper.top - s.top < 1.8 * upper.size and abs(upper.x0 - s.x0) < 2 * upper.size]
+        if below:
+            lower = max(below, key=lambda s: s.top)
+            going_on += not upper.text.endswith((".", "!", "?", ":", ";")) and lower.text[:1].islower()
+    return going_on >= 0.4 * (len(side) - 1)
 
 
 def _aligned(side: list[Segment], other: list[Segment]) -> float:
@@ -834,7 +859,11 @@ class _Assembler:
             while lead < len(paragraph) and paragraph[lead].bold:
                 lead += 1
             label = " ".join(s.text for s in paragraph[:lead])
-            if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")):
+            # A bold first line whose sentence goes on, in lower case, on the next line is a
+            # sentence that starts with emphasis (« Le Deep Learning ou apprentissage profond
+            # / est une forme… »), not a box title.
+            goes_on = lead < len(paragraph) and paragraph[lead].text[:1].islower()
+            if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")) and not goes_on:
                 self.emit(label, page.number, "label")  # a box title: "Lexique : Schéma de données"
                 del paragraph[:lead]
             text = ""
@@ -887,6 +916,8 @@ class _Assembler:
                 continue
             for seg in line:
                 bullet = BULLET.match(seg.text)
+                if bullet and bullet.group(1) in "–—-" and paragraph and not items and not _new_paragraph(paragraph[-1], seg, spacing, indent=False) and not paragraph[-1].text.endswith((":", ".", ";", "!", "?")):
+                    bullet = None  # a dash that goes on with the sentence of the line above (« puces IA – / – qui demandent »)
                 if bullet and len(seg.text) > len(bullet.group(0)):
                     flush_paragraph()
                     items.append(seg.text[bullet.end():])
