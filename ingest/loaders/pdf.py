@@ -3,21 +3,27 @@
 Typeset PDFs (pandoc + LaTeX, InDesign) place words by position and often contain no space
 characters: text extraction that reads the content stream glues words together. PDFium's text
 page inserts the spaces and line breaks a reader sees, and gives each character its box, font
-size, weight and style. From those:
+size, weight and style. Every rule below is typographic, measured in ems of the text it reads,
+so that it holds whatever tool made the PDF (LaTeX, InDesign, Word, LibreOffice). From those:
 
-1. **Lines and segments**: characters are grouped into lines, a line is cut where a horizontal
-   gap is wider than ~1 em (table cells, two columns, a header's left and right parts).
+1. **Lines and segments**: a glyph's size is its font size scaled by the text matrix (layout
+   tools set fonts at 1 pt); word spaces are gaps beyond the run's own letter gap (kerning,
+   tracking) or space characters not drawn over; glyphs of dingbat fonts are bullets.
+   Characters are grouped into lines, a line is cut where a horizontal gap is wider than ~1 em
+   (table cells, two columns, a header's left and right parts).
 2. **Page furniture out**: running headers and footers (the same text, digits aside, in the top
-   or bottom band of most pages), bare page numbers, table-of-contents lines (dot leaders, or a
-   page made mostly of them).
-3. **Reading order**: a recursive XY-cut; a page whose lines leave a vertical gutter near its
-   middle is read column by column, full-width bands (titles, footers) in place.
+   or bottom band of most pages), bare page numbers, tables of contents (dot leaders, or page
+   numbers set apart that grow down each column).
+3. **Reading order**: a recursive XY-cut; a page whose lines leave a vertical gutter is read
+   column by column (near its middle, or between narrow columns of wrapped prose), full-width
+   bands (titles, footers) in place.
 4. **Headings**: the PDF outline (bookmarks) when it has one: its titles, with their spaces, are
    the section path, matched to the lines they title (run-in headings are split from the text
-   that follows). Without an outline, sizes larger than the body text (or bold and slightly
-   larger) are heading levels, largest first.
+   that follows). Without an outline, blocks set larger than the body text (or bold and
+   slightly larger) that read as titles are heading levels, largest first.
 5. **Blocks**: paragraphs (line-end hyphens rejoined whatever the hyphen character, unless the
-   compound is written with its hyphen elsewhere in the document), lists (bullets or numbers,
+   compound is written with its hyphen elsewhere in the document; a paragraph left open at
+   the foot of a page goes on at the top of the next), lists (bullets or numbers,
    continuation lines folded in), tables (aligned columns; a row is read with its headers),
    figure call-outs (a big « 59 % » and its caption become one sentence), captions (an italic
    paragraph right under a picture or a chart), pull quotes with their attribution line.
@@ -871,8 +877,17 @@ class _Assembler:
                 text = self.join(text, seg.text)
             italic = all(s.italic for s in paragraph)
             caption = _under_figure(paragraph[0], page, self.body_size) and (italic or bool(FIGURE_LABEL.match(text)))
-            if not self.blocks_on_page and self.blocks and self.blocks[-1].role == "text" and _continues(self.blocks[-1].text, text):
-                self.blocks[-1].text = self.join(self.blocks[-1].text, text)  # a paragraph goes on over the page
+            # A paragraph the previous page left open goes on at the top of this one (a heading,
+            # a list or a table first on the page closes it): it stays one paragraph, on the
+            # page where it starts, as chunks never cross pages. Likewise the last item of a
+            # list cut by the page break.
+            previous = self.blocks[-1] if self.blocks and not self.blocks_on_page else None
+            if previous is not None and previous.page != page.number - 1:
+                previous = None
+            if previous is not None and previous.role == "text" and _continues(previous.text, text):
+                previous.text = self.join(previous.text, text)
+            elif previous is not None and previous.role == "list" and previous.items and _continues(previous.items[-1], text):
+                previous.items[-1] = collapse(normalize(self.join(previous.items[-1], text)))
             else:
                 self.emit(text, page.number, "caption" if caption else "text")
             self.blocks_on_page = True
@@ -897,6 +912,7 @@ class _Assembler:
             if first.heading is not None:
                 flush_paragraph()
                 flush_list()
+                self.blocks_on_page = True  # what follows a heading opens a new section
                 for seg in line:
                     self.heading(seg)
                 last = None
