@@ -254,7 +254,7 @@ def test_indesign_pdf_reads_sizes_from_the_text_matrix_and_finds_headings_by_siz
 
 
 def test_letter_spaced_kerned_and_word_positioned_text_keeps_its_words():
-    units = " ".join(quotable(chunks_of(typo.SPACING)))
+    units = " ".join(c.text for c in chunks_of(typo.SPACING))
     assert typo.TRACKED_TITLE in units  # caps tracked by 0.2 em
     assert " ".join(typo.TRACKED_WORDS) in units  # tracked, each word positioned, no space written
     assert " ".join(typo.POSITIONED_WORDS) in units  # LaTeX: no space character at all

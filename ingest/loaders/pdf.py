@@ -714,23 +714,20 @@ def _font_headings(pages: list[_Page], body_size: float) -> None:
     if len(heading_sizes) > 1 and all(s.size != heading_sizes[0] for p in pages[1:] for s in p.segments):
         title_size = heading_sizes.pop(0)
     for page in pages:
-        segments = page.segments
-        index = 0
-        while index < len(segments):
-            first = segments[index]
+        seen: set[int] = set()
+        for first in page.segments:
             level = 1 if first.size == title_size else (heading_sizes.index(first.size) + 1 if first.size in heading_sizes else None)
-            end = index + 1
-            if level is None or first.italic or FIGURE_ONLY.match(first.text):
-                index = end  # italics larger than the text are a pull quote, not a title
-                continue
-            # The block: the lines of the same size and weight set right under the first one.
-            while end < len(segments) and _same_block(segments[end - 1], segments[end]):
-                end += 1
-            block = segments[index:end]
+            if id(first) in seen or level is None or first.italic or FIGURE_ONLY.match(first.text):
+                continue  # italics larger than the text are a pull quote, not a title
+            # The block: the lines of the same size set right under the first one (found by
+            # position: the reading order may have put a neighbouring column's line between).
+            block = [first]
+            while below := [s for s in page.segments if id(s) not in seen and s not in block and _same_block(block[-1], s)]:
+                block.append(max(below, key=lambda s: s.top))
+            seen.update(id(s) for s in block)
             if _reads_as_heading(" ".join(s.text for s in block), len(block)):
                 for segment in block:
                     segment.heading = level
-            index = end
         _number_headings(page)
 
 
@@ -740,11 +737,15 @@ _ENDS_SENTENCE = re.compile(r"(?<!\.)\.[\d¹²³⁴⁵⁶⁷⁸⁹⁰]*$|[»\";,
 
 
 def _same_block(upper: Segment, lower: Segment) -> bool:
-    """``lower`` is the next line of the text block ``upper`` belongs to (same type, right under it)."""
+    """``lower`` is the next line of the text block ``upper`` belongs to (same type, right under it).
+
+    A change of weight starts another block (a bold title over text of its size), unless the
+    line goes on with the sentence in lower case: words set in bold inside a paragraph.
+    """
     return (
         lower.size == upper.size
-        and lower.bold == upper.bold
-        and 0 <= upper.bottom - lower.top < 0.8 * upper.size
+        and (lower.bold == upper.bold or lower.text[:1].islower())
+        and -0.25 * upper.size <= upper.bottom - lower.top < 0.8 * upper.size  # loose boxes of tight leading overlap
         and lower.x0 < upper.x1
         and upper.x0 < lower.x1
     )
@@ -872,6 +873,14 @@ class _Assembler:
             if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")) and not goes_on:
                 self.emit(label, page.number, "label")  # a box title: "Lexique : Schéma de données"
                 del paragraph[:lead]
+            elif lead == len(paragraph) and len(label) < 120 and not label.endswith(_SENTENCE_END) and not FIGURE_ONLY.match(label):
+                # A short bold line standing alone, in the body's size (« À QUI S’ADRESSE CETTE
+                # FICHE », « DÉFINITIONS »): the title of the box or list below, context for
+                # its chunk rather than a sentence to quote.
+                self.emit(label, page.number, "label")
+                self.blocks_on_page = True
+                paragraph.clear()
+                return
             text = ""
             for seg in paragraph:
                 text = self.join(text, seg.text)
