@@ -499,7 +499,10 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
                 widths = [statistics.median(s.x1 - s.x0 for s in side) for side in (left, right)]
                 narrow = all(w <= 0.3 * width for w in widths)
                 wide = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
-                prose = all(_running_text(side) for side in (left, right))
+                # Columns of prose: a gutter of two ems or more (a grid's gutter; table columns are
+                # often set closer), wrapped prose on both sides, and no rows starting together.
+                size = statistics.median(s.size for s in segments)
+                prose = gap >= 2 * size and all(_running_text(side) for side in (left, right)) and not _rows_across(left, right)
                 # A table column whose neighbour wraps long cells over many lines: few of the
                 # neighbour's lines have a cell beside them, but every cell of the column sits on
                 # a row the neighbour shares. Narrow cells on both sides, one side all aligned.
@@ -527,7 +530,30 @@ def _running_text(side: list[Segment]) -> bool:
         if below:
             lower = max(below, key=lambda s: s.top)
             going_on += not upper.text.endswith((".", "!", "?", ":", ";")) and lower.text[:1].islower()
-    return going_on >= 0.4 * (len(side) - 1)
+    return going_on >= 0.5 * (len(side) - 1)
+
+
+def _rows_across(left: list[Segment], right: list[Segment]) -> bool:
+    """Blocks start on the same baselines on both sides: a table's rows, not columns of prose.
+
+    A table whose cells wrap reads as prose on both sides of a gutter, but each row starts
+    its cells together, after the space that separates rows; paragraphs of neighbouring
+    columns start where their own text puts them. Two such shared starts below the top
+    line make rows.
+    """
+
+    def starts(side: list[Segment]) -> set[int]:
+        found = set()
+        top = max(s.top for s in side)
+        for segment in side:
+            above = [s.top - segment.top for s in side if s.top > segment.top and s.x0 < segment.x1 and segment.x0 < s.x1]
+            if segment.top < top - 2 and (not above or min(above) > 1.6 * segment.size):
+                found.add(round(segment.bottom))
+        return found
+
+    left_starts, right_starts = starts(left), starts(right)
+    shared = sum(any(abs(a - b) <= 1 for b in right_starts) for a in left_starts)
+    return shared >= 2 and shared >= 0.5 * min(len(left_starts), len(right_starts))
 
 
 def _aligned(side: list[Segment], other: list[Segment]) -> float:
@@ -879,6 +905,7 @@ class _Assembler:
                 # its chunk rather than a sentence to quote.
                 self.emit(label, page.number, "label")
                 self.blocks_on_page = True
+                quote_before_list = False
                 paragraph.clear()
                 return
             text = ""
@@ -941,8 +968,16 @@ class _Assembler:
                 continue
             for seg in line:
                 bullet = BULLET.match(seg.text)
-                if bullet and bullet.group(1) in "–—-" and paragraph and not items and not _new_paragraph(paragraph[-1], seg, spacing, indent=False) and not paragraph[-1].text.endswith((":", ".", ";", "!", "?")):
-                    bullet = None  # a dash that goes on with the sentence of the line above (« puces IA – / – qui demandent »)
+                if (
+                    bullet
+                    and bullet.group(1) in ("–", "—", "-")
+                    and seg.text[bullet.end() : bullet.end() + 1].islower()
+                    and paragraph
+                    and not items
+                    and not _new_paragraph(paragraph[-1], seg, spacing, indent=False)
+                    and not paragraph[-1].text.endswith((":", ".", ";", "!", "?"))
+                ):
+                    bullet = None  # a dash inside the sentence of the line above (« puces IA – / – qui demandent »)
                 if bullet and len(seg.text) > len(bullet.group(0)):
                     flush_paragraph()
                     items.append(seg.text[bullet.end():])
