@@ -16,6 +16,7 @@ from ingest.loaders import load_document
 from ingest.models import Chunk
 
 from .conftest import FIXTURES
+from . import typography_pdfs as typo
 from .note_pdf import ATTRIBUTION, CALLOUT_BELOW, CALLOUT_BESIDE, HEADER, QUOTE, make_note_pdf
 
 QUALITE_PDF = FIXTURES / "etalab-guide-qualite-extrait.pdf"
@@ -230,3 +231,61 @@ def test_note_pdf_pull_quote_can_be_quoted_with_its_attribution(note):
     assert ATTRIBUTION in quote
     text = " ".join(b.text for b in document.blocks)
     assert HEADER not in text and not re.search(r"Page \d", text)
+
+
+# --------------------------------------------------------------------------------------------
+# publishers' typography (tests/typography_pdfs.py draws each situation; fixtures in tests/fixtures)
+
+
+def test_indesign_pdf_reads_sizes_from_the_text_matrix_and_finds_headings_by_size():
+    """InDesign sets fonts at 1 pt under a scaled matrix, kerns inside words, has no outline."""
+    chunks = chunks_of(typo.INDESIGN)
+    sections = {c.section for c in chunks}
+    assert "1 Quels sont les impacts environnementaux ? > Les impacts sociétaux" in sections, sections
+    assert "2 Quels éléments prendre en compte ? > Les critères de choix" in sections, sections
+    text = " ".join(c.text for c in chunks)
+    assert "Objectifs environnementaux partie service" in text  # kerned inside the words, not split
+    # The lead paragraph is set larger than the body: a paragraph, not a title.
+    lead = next(c for c in chunks if "choisir des solutions numériques sobres" in c.text)
+    assert lead.section == "1 Quels sont les impacts environnementaux ?"
+    assert not any("Cette fiche aide" in s for s in sections)
+    # The contents page (page numbers set apart, no dot leaders) is not read as text.
+    assert not any(c.page == 2 for c in chunks) and "Sommaire" not in text
+
+
+def test_letter_spaced_kerned_and_word_positioned_text_keeps_its_words():
+    units = " ".join(c.text for c in chunks_of(typo.SPACING))
+    assert typo.TRACKED_TITLE in units  # caps tracked by 0.2 em
+    assert " ".join(typo.TRACKED_WORDS) in units  # tracked, each word positioned, no space written
+    assert " ".join(typo.POSITIONED_WORDS) in units  # LaTeX: no space character at all
+    assert "le contrôle de leur consultation au clavier et avec tout dispositif de pointage." in units  # spaces taken back
+
+
+def test_dingbat_bullets_make_a_list_attached_to_its_lead_in():
+    units = quotable(chunks_of(typo.DINGBATS))
+    listing = next(u for u in units if u.startswith(typo.LIST_LEAD))
+    for item in typo.LIST_ITEMS:
+        assert item.rstrip(" ;.") in listing, listing
+    assert not re.search(r"[\u2190-\u21ff\u2700-\u27bfÆ]", " ".join(units)), "a bullet glyph read as text"
+    assert typo.AFTER_LIST in units
+
+
+def test_a_sentence_and_a_hyphenated_word_go_on_over_the_page_break_unless_the_page_opens_otherwise():
+    chunks = chunks_of(typo.PAGE_BREAKS)
+    units = {(u.text, c.page) for c in chunks for u in c.units if u.quotable}
+    assert (f"{typo.BEFORE_BREAK} {typo.AFTER_BREAK}", 1) in units  # on the page where it starts
+    assert ("Les clauses du marché visent la protection de l’environnement et des ressources en eau.", 2) in units
+    # A heading, a list or a table first on the next page closes the paragraph left open.
+    assert (typo.OPEN_BEFORE_HEADING, 3) in units
+    assert any(c.page == 4 and c.section == typo.HEADING and typo.AFTER_HEADING in c.text for c in chunks)
+    assert (typo.OPEN_BEFORE_LIST, 4) in units
+    assert any(c.page == 5 and all(i.rstrip(" ;.") in c.text for i in typo.LIST_AFTER_BREAK) for c in chunks)
+    assert (typo.OPEN_BEFORE_TABLE, 5) in units
+    rows = [u.text for c in chunks for u in c.units if u.kind == "row"]
+    assert rows == ["usage : messagerie ; volume : 120 Go", "usage : archives ; volume : 2 To"], rows
+
+
+def test_narrow_columns_on_one_baseline_grid_are_read_column_by_column():
+    units = quotable(chunks_of(typo.COLUMNS))
+    for text in typo.COLUMN_TEXTS:
+        assert text in units, units

@@ -3,21 +3,27 @@
 Typeset PDFs (pandoc + LaTeX, InDesign) place words by position and often contain no space
 characters: text extraction that reads the content stream glues words together. PDFium's text
 page inserts the spaces and line breaks a reader sees, and gives each character its box, font
-size, weight and style. From those:
+size, weight and style. Every rule below is typographic, measured in ems of the text it reads,
+so that it holds whatever tool made the PDF (LaTeX, InDesign, Word, LibreOffice). From those:
 
-1. **Lines and segments**: characters are grouped into lines, a line is cut where a horizontal
-   gap is wider than ~1 em (table cells, two columns, a header's left and right parts).
+1. **Lines and segments**: a glyph's size is its font size scaled by the text matrix (layout
+   tools set fonts at 1 pt); word spaces are gaps beyond the run's own letter gap (kerning,
+   tracking) or space characters not drawn over; glyphs of dingbat fonts are bullets.
+   Characters are grouped into lines, a line is cut where a horizontal gap is wider than ~1 em
+   (table cells, two columns, a header's left and right parts).
 2. **Page furniture out**: running headers and footers (the same text, digits aside, in the top
-   or bottom band of most pages), bare page numbers, table-of-contents lines (dot leaders, or a
-   page made mostly of them).
-3. **Reading order**: a recursive XY-cut; a page whose lines leave a vertical gutter near its
-   middle is read column by column, full-width bands (titles, footers) in place.
+   or bottom band of most pages), bare page numbers, tables of contents (dot leaders, or page
+   numbers set apart that grow down each column).
+3. **Reading order**: a recursive XY-cut; a page whose lines leave a vertical gutter is read
+   column by column (near its middle, or between narrow columns of wrapped prose), full-width
+   bands (titles, footers) in place.
 4. **Headings**: the PDF outline (bookmarks) when it has one: its titles, with their spaces, are
    the section path, matched to the lines they title (run-in headings are split from the text
-   that follows). Without an outline, sizes larger than the body text (or bold and slightly
-   larger) are heading levels, largest first.
+   that follows). Without an outline, blocks set larger than the body text (or bold and
+   slightly larger) that read as titles are heading levels, largest first.
 5. **Blocks**: paragraphs (line-end hyphens rejoined whatever the hyphen character, unless the
-   compound is written with its hyphen elsewhere in the document), lists (bullets or numbers,
+   compound is written with its hyphen elsewhere in the document; a paragraph left open at
+   the foot of a page goes on at the top of the next), lists (bullets or numbers,
    continuation lines folded in), tables (aligned columns; a row is read with its headers),
    figure call-outs (a big « 59 % » and its caption become one sentence), captions (an italic
    paragraph right under a picture or a chart), pull quotes with their attribution line.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import re
 import statistics
 import unicodedata
@@ -45,7 +52,18 @@ if TYPE_CHECKING:
     from . import Deadline
 
 HYPHENS = "-\u00ad\u2010\u2011"
-BULLET = re.compile(r"^([•▪◦●■□▸►‣⁃∙·*]|[–—-](?=\s)|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*")
+# List markers: bullets, squares, arrows, check marks and stars (Unicode's arrows, geometric
+# shapes and dingbats, which no word starts with), dashes, numbers and letters.
+BULLET = re.compile(
+    r"^([•▪◦●■□▸►‣⁃∙·*\ufffc\u2190-\u21ff\u25a0-\u25ff\u2713\u2714\u2756\u2794-\u27bf\u2b95]|[–—-](?=\s)"
+    r"|\(?\d{1,2}[.)](?=\s)|\(?[a-z][.)](?=\s))\s*"
+)
+# A pictogram: a glyph of a dingbat or icon font (whatever letter its encoding maps it to: a
+# Wingdings arrow comes out as « Æ », a Zapf Dingbats disc as « l »), or a Private Use Area
+# character (Word's Symbol bullet is U+F0B7). It says nothing a reader reads: first on its
+# line it is a list bullet, elsewhere it is left out.
+PICTOGRAM = "\ufffc"
+_PICTOGRAM_FONT = re.compile(r"dingbat|wingding|webding|zapf|marlett|awesome|icon|emoji", re.IGNORECASE)
 _LEADER = re.compile(r"(?:\.\s?){5,}|(?:…\s?){3,}|(?:_\s?){5,}")  # dot leaders of a table of contents
 _NUMBERING = re.compile(r"^\s*(?:(?:\d+|[IVXLC]+|[A-Z])(?:\.\d+)*\.?)\s+")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–—]?\s*\d{1,4}\s*(?:/\s*\d{1,4})?\s*[-–—]?\s*$", re.IGNORECASE)
@@ -103,8 +121,14 @@ def _segment(chars: list[_Char], number: int) -> Segment | None:
     if not glyphs:
         return None
     sizes = Counter(round(c[5], 1) for c in glyphs)
+    text = "".join(c[0] for c in chars).strip()
+    if PICTOGRAM in text:
+        rest = " ".join(text.replace(PICTOGRAM, " ").split())
+        text = (f"• {rest}" if rest else "•") if text.startswith(PICTOGRAM) else rest
+        if not text:
+            return None
     return Segment(
-        text="".join(c[0] for c in chars).strip(),
+        text=text,
         x0=min(c[1] for c in glyphs),
         x1=max(c[3] for c in glyphs),
         top=max(c[4] for c in glyphs),
@@ -169,6 +193,63 @@ def _split_line(chars: list[_Char], number: int) -> list[Segment]:
     return [seg for piece in pieces if (seg := _segment(piece, number)) is not None]
 
 
+def _glyph_size(raw, textpage, index: int, matrix) -> float:
+    """The size a reader sees: the font size (Tf) scaled by the text matrix.
+
+    InDesign and other layout tools set Tf 1 and scale the matrix, so the nominal size alone is
+    1 pt for every glyph and every rule below that counts in ems would count in points. The
+    height of the matrix's unit square across the baseline (|det| / horizontal scale) is the
+    scale, whatever the rotation, the horizontal scaling (Tz) or a slant (synthetic italics).
+    """
+    raw.FPDFText_GetMatrix(textpage, index, ctypes.byref(matrix))
+    width = math.hypot(matrix.a, matrix.b)
+    scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) / width if width else 0.0
+    return raw.FPDFText_GetFontSize(textpage, index) * (scale or 1.0)
+
+
+def _word_spaces(glyphs: list[_Char], evidence: list[tuple], space_em: dict[bytes, float]) -> list[_Char]:
+    """The line's glyphs with a " " wherever a reader sees a word space.
+
+    ``evidence[i]`` tells what the PDF wrote before ``glyphs[i]``: (None | "char" |
+    "generated", the space's left and right, the glyph's font). Gaps are measured in ems,
+    from the typical gap between the letters of the same run (its tracking):
+
+    - letter-spaced or kerned text opens every gap of a run alike, so only a gap clearly wider
+      than the run's own letter gap is a word space (« C E T T E » stays « CETTE »);
+    - a gap counts as a word space from half the font's space glyph (its width is known from
+      the spaces the document does write in that font), or 0.1 em when the font never writes
+      one: typeset PDFs (LaTeX) position words and write no space at all;
+    - a space character the next glyph is drawn back over (it starts within the space's first
+      sixth, as close to the previous glyph as letters are) was taken back by glyph-by-glyph
+      positioning (« l eur », « dispos itif » in justified LibreOffice text): no space;
+    - a space PDFium generated from the positions stands unless the glyphs touch as letters do.
+    """
+    if not glyphs:
+        return []
+    gaps = [(b[1] - a[3]) / max(a[5], b[5], 1e-6) for a, b in zip(glyphs, glyphs[1:])]
+    runs: dict[tuple, list[float]] = {}
+    for a, b, gap, (kind, *_rest) in zip(glyphs, glyphs[1:], gaps, evidence[1:]):
+        if kind is None and a[5:8] == b[5:8] and -0.5 < gap < 1.0:
+            runs.setdefault(b[5:8], []).append(gap)
+    every = [g for gaps_of_run in runs.values() for g in gaps_of_run]
+    line_tracking = statistics.median(every) if len(every) >= 3 else 0.0
+    tracking = {key: statistics.median(g) if len(g) >= 3 else line_tracking for key, g in runs.items()}
+    out = [glyphs[0]]
+    for a, b, gap, (kind, space_left, space_right, font) in zip(glyphs, glyphs[1:], gaps, evidence[1:]):
+        beyond = gap - max(0.0, tracking.get(b[5:8], line_tracking))
+        if kind == "char":
+            width = space_right - space_left
+            spaced = not (beyond < 0.05 and b[1] < space_left + width / 6)
+        elif kind == "generated":
+            spaced = beyond >= 0.05
+        else:
+            spaced = a[0] not in HYPHENS and beyond > (0.5 * space_em[font] if font in space_em else 0.1)
+        if spaced:
+            out.append((" ", a[3], b[2], b[1], b[4], b[5], False, False))
+        out.append(b)
+    return out
+
+
 def _page_segments(page, number: int) -> list[Segment]:
     """The page's text as segments, from PDFium's characters (spaces restored from positions)."""
     import pypdfium2.raw as raw
@@ -179,52 +260,67 @@ def _page_segments(page, number: int) -> list[Segment]:
     buffer = ctypes.create_string_buffer(256)
     flags = ctypes.c_int()
     loose = raw.FS_RECTF()
+    matrix = raw.FS_MATRIX()
     line: list[_Char] = []
-    styles: dict[tuple[bytes, int, int], tuple[bool, bool]] = {}
-    space = False
+    evidence: list[tuple] = []  # per glyph of ``line``: what the PDF wrote before it (``_word_spaces``)
+    styles: dict[tuple[bytes, int, int], tuple[bool, bool, bool]] = {}  # bold, italic, pictograms
+    widths: dict[bytes, list[float]] = {}  # the font's space glyphs, in ems
+    pending: tuple = (None, 0.0, 0.0)
 
     def end_line() -> None:
-        segments.extend(_split_line(line, number))
+        space_em = {font: min(0.5, max(0.15, statistics.median(w))) for font, w in widths.items()}
+        segments.extend(_split_line(_word_spaces(line, evidence, space_em), number))
         line.clear()
+        evidence.clear()
 
     for index in range(count):
         code = raw.FPDFText_GetUnicode(textpage, index)
         char = "-" if code == 2 else (chr(code) if code else "")  # PDFium writes 0x02 for a line-end hyphen
         if char in ("\r", "\n"):
             end_line()
-            space = False
+            pending = (None, 0.0, 0.0)
             continue
         if not char or (unicodedata.category(char) in ("Cc", "Cf") and char != "\u00ad"):
             continue
+        raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         if char.isspace():
-            space = bool(line)
+            if line:
+                generated = raw.FPDFText_IsGenerated(textpage, index) == 1
+                pending = ("generated" if generated else "char", loose.left, loose.right)
+                if not generated and loose.right > loose.left:
+                    raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
+                    size = _glyph_size(raw, textpage, index, matrix)
+                    if size > 0 and abs(matrix.c) < 1e-3:  # a slanted space's box is wider than its advance
+                        widths.setdefault(buffer.value, []).append((loose.right - loose.left) / size)
             continue
         # The loose box spans the glyph's advance and the font's height: inside a word
         # consecutive boxes touch, so a gap between them is a word space even where the PDF
         # wrote no space character, and a bullet or a dash has the height of its line.
-        raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         left, right, bottom, top = loose.left, loose.right, loose.bottom, loose.top
-        size = raw.FPDFText_GetFontSize(textpage, index) or (top - bottom) or 10.0
+        size = _glyph_size(raw, textpage, index, matrix) or (top - bottom) or 10.0
         weight = raw.FPDFText_GetFontWeight(textpage, index)
         raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
         key = (buffer.value, flags.value, weight)
         style = styles.get(key)
         if style is None:
             name = buffer.value.decode("latin-1", "replace")
-            style = styles[key] = (weight >= 600 or bool(_BOLD_NAME.search(name)), bool(flags.value & 64) or bool(_ITALIC_NAME.search(name)))
-        previous = next((c for c in reversed(line) if c[0] != " "), None)
-        if previous is not None:
+            style = styles[key] = (
+                weight >= 600 or bool(_BOLD_NAME.search(name)),
+                bool(flags.value & 64) or bool(_ITALIC_NAME.search(name)),
+                bool(_PICTOGRAM_FONT.search(name)),
+            )
+        if style[2] or 0xE000 <= ord(char) <= 0xF8FF:
+            char = PICTOGRAM
+        if line:
+            previous = line[-1]
             gap = left - previous[3]
             tall = max(size, previous[5])
             if (abs(bottom - previous[2]) > 0.8 * tall and abs(top - previous[4]) > 0.8 * tall) or gap < -3 * size:
                 end_line()  # a new line the text page did not mark
-                space = False
-            elif gap > 0.1 * size and previous[0] not in HYPHENS:
-                space = True  # words positioned apart, with no space character between them
-        if space and line:
-            line.append((" ", left, bottom, left, top, size, False, False))
-        space = False
+                pending = (None, 0.0, 0.0)
         line.append((char, left, bottom, right, top, size, style[0], style[1]))
+        evidence.append((*pending, buffer.value))
+        pending = (None, 0.0, 0.0)
     end_line()
     return segments
 
@@ -300,13 +396,44 @@ def _drop_furniture(pages: list[_Page]) -> None:
                 continue
             kept.append(segment)
         leaders = sum(bool(_LEADER.search(s.text)) for s in kept)
-        if kept and leaders >= max(5, 0.15 * len(kept)):
+        if kept and (leaders >= max(5, 0.15 * len(kept)) or _contents_without_leaders(kept, len(pages))):
             kept = []  # a table-of-contents page: every line of it points elsewhere
         elif leaders >= 2:
             # The end of a table of contents: its entries end with a page number set apart.
             baselines = {round(s.bottom) for s in kept if _LEADER.search(s.text) or _PAGE_NUMBER.match(s.text)}
             kept = [s for s in kept if round(s.bottom) not in baselines]
         page.segments = [s for s in kept if not _LEADER.search(s.text)]
+
+
+def _contents_without_leaders(segments: list[Segment], page_count: int) -> bool:
+    """A table of contents set without dot leaders: its titles end with a page number set apart.
+
+    Designed documents align each entry's page number at the right of its title, in one or
+    several columns: many lines end with a bare number no greater than the document's page
+    count, and down each column of numbers they grow. A table of figures has numbers beside
+    labels too, but rarely only page numbers that grow down every column.
+    """
+    entries = []
+    for segment in segments:
+        if re.fullmatch(r"\d{1,3}", segment.text) and 1 <= int(segment.text) <= page_count:
+            titled = any(
+                other.x1 < segment.x0 and abs(other.bottom - segment.bottom) < 0.3 * segment.size and re.search(r"[^\W\d_]{2}", other.text)
+                for other in segments
+            )
+            if titled:
+                entries.append(segment)
+    baselines = {round(s.bottom) for s in segments}
+    if len(entries) < 5 or len(entries) < 0.25 * len(baselines):
+        return False
+    columns: dict[int, list[Segment]] = {}
+    for entry in entries:
+        columns.setdefault(round(entry.x1 / 6), []).append(entry)
+    steps = growing = 0
+    for column in columns.values():
+        numbers = [int(s.text) for s in sorted(column, key=lambda s: -s.top)]
+        steps += len(numbers) - 1
+        growing += sum(b >= a for a, b in zip(numbers, numbers[1:]))
+    return steps >= 4 and growing >= 0.8 * steps
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,27 +482,78 @@ def _vertical_gutter(segments: list[Segment], width: float) -> tuple[float, floa
     wholly on the other's rows (one-line cells beside a column that wraps).
     """
     spans = sorted((s.x0, s.x1) for s in segments)
+    start, end = spans[0][0], max(x1 for _, x1 in spans)
     best: tuple[float, float] | None = None
     reach = spans[0][1]
     for x0, x1 in spans[1:]:
         gap = x0 - reach
-        if gap > 6 and 0.2 * width < (reach + x0) / 2 < 0.8 * width:
-            x = (reach + x0) / 2
+        x = (reach + x0) / 2
+        # Near the page's middle; or, between columns of running text, near the middle of the
+        # part of the page being cut (the last gutter of a four-column page lies at 80 %).
+        inside = 0.2 * width < x < 0.8 * width
+        if gap > 6 and (inside or 0.2 * (end - start) < x - start < 0.8 * (end - start)):
             left = [s for s in segments if s.x1 <= x]
             right = [s for s in segments if s.x0 >= x]
             if len(left) >= 2 and len(right) >= 2 and (best is None or gap > best[0]):
                 aligned = _aligned(left, right)
                 widths = [statistics.median(s.x1 - s.x0 for s in side) for side in (left, right)]
                 narrow = all(w <= 0.3 * width for w in widths)
-                textual = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
+                wide = all(len(side) >= 4 and w > 0.3 * width for side, w in zip((left, right), widths))
+                # Columns of prose: a gutter of two ems or more (a grid's gutter; table columns are
+                # often set closer), wrapped prose on both sides, and no rows starting together.
+                size = statistics.median(s.size for s in segments)
+                prose = gap >= 2 * size and all(_running_text(side) for side in (left, right)) and not _rows_across(left, right)
                 # A table column whose neighbour wraps long cells over many lines: few of the
                 # neighbour's lines have a cell beside them, but every cell of the column sits on
                 # a row the neighbour shares. Narrow cells on both sides, one side all aligned.
                 cells = narrow and _aligned(right, left) >= 0.8
-                if (aligned < 0.5 and not cells) or textual:
+                if (inside and ((aligned < 0.5 and not cells) or wide)) or prose:
                     best = (gap, x)
         reach = max(reach, x1)
     return best
+
+
+def _running_text(side: list[Segment]) -> bool:
+    """The segments are lines of prose wrapped in columns, however narrow the columns.
+
+    Text set on a grid puts the lines of neighbouring columns on the same baselines, as a
+    table's rows are; what tells them apart is that prose goes on from line to line: most
+    lines start in lower case under a line of the same column that ended no sentence, where a
+    table's cells start afresh on each row. A page or a column wide enough is already taken
+    as text (``_vertical_gutter``); this is for designed pages of three or four columns.
+    """
+    if len(side) < 4 or statistics.median(len(s.text) for s in side) < 15:
+        return False
+    going_on = 0
+    for upper in side:
+        below = [s for s in side if 0 < upper.top - s.top < 1.8 * upper.size and abs(upper.x0 - s.x0) < 2 * upper.size]
+        if below:
+            lower = max(below, key=lambda s: s.top)
+            going_on += not upper.text.endswith((".", "!", "?", ":", ";")) and lower.text[:1].islower()
+    return going_on >= 0.5 * (len(side) - 1)
+
+
+def _rows_across(left: list[Segment], right: list[Segment]) -> bool:
+    """Blocks start on the same baselines on both sides: a table's rows, not columns of prose.
+
+    A table whose cells wrap reads as prose on both sides of a gutter, but each row starts
+    its cells together, after the space that separates rows; paragraphs of neighbouring
+    columns start where their own text puts them. Two such shared starts below the top
+    line make rows.
+    """
+
+    def starts(side: list[Segment]) -> set[int]:
+        found = set()
+        top = max(s.top for s in side)
+        for segment in side:
+            above = [s.top - segment.top for s in side if s.top > segment.top and s.x0 < segment.x1 and segment.x0 < s.x1]
+            if segment.top < top - 2 and (not above or min(above) > 1.6 * segment.size):
+                found.add(round(segment.bottom))
+        return found
+
+    left_starts, right_starts = starts(left), starts(right)
+    shared = sum(any(abs(a - b) <= 1 for b in right_starts) for a in left_starts)
+    return shared >= 2 and shared >= 0.5 * min(len(left_starts), len(right_starts))
 
 
 def _aligned(side: list[Segment], other: list[Segment]) -> float:
@@ -562,15 +740,80 @@ def _font_headings(pages: list[_Page], body_size: float) -> None:
     if len(heading_sizes) > 1 and all(s.size != heading_sizes[0] for p in pages[1:] for s in p.segments):
         title_size = heading_sizes.pop(0)
     for page in pages:
-        for s in page.segments:
-            # A heading is short and does not end a sentence; italics larger than the text are
-            # a pull quote, not a title.
-            if len(s.text) >= 200 or FIGURE_ONLY.match(s.text) or s.italic or re.search(r"(?<!\.)\.$|[»\";,]$", s.text):
-                continue
-            if s.size == title_size:
-                s.heading = 1
-            elif s.size in heading_sizes:
-                s.heading = heading_sizes.index(s.size) + 1
+        seen: set[int] = set()
+        for first in page.segments:
+            level = 1 if first.size == title_size else (heading_sizes.index(first.size) + 1 if first.size in heading_sizes else None)
+            if id(first) in seen or level is None or first.italic or FIGURE_ONLY.match(first.text):
+                continue  # italics larger than the text are a pull quote, not a title
+            # The block: the lines of the same size set right under the first one (found by
+            # position: the reading order may have put a neighbouring column's line between).
+            block = [first]
+            while below := [s for s in page.segments if id(s) not in seen and s not in block and _same_block(block[-1], s)]:
+                block.append(max(below, key=lambda s: s.top))
+            seen.update(id(s) for s in block)
+            if _reads_as_heading(" ".join(s.text for s in block), len(block)):
+                for segment in block:
+                    segment.heading = level
+        _number_headings(page)
+
+
+# A sentence ends here: a full stop (not an ellipsis « .. »), maybe a footnote call after it,
+# or a closing quote, a comma, a semicolon.
+_ENDS_SENTENCE = re.compile(r"(?<!\.)\.[\d¹²³⁴⁵⁶⁷⁸⁹⁰]*$|[»\";,]$")
+
+
+def _same_block(upper: Segment, lower: Segment) -> bool:
+    """``lower`` is the next line of the text block ``upper`` belongs to (same type, right under it).
+
+    A change of weight starts another block (a bold title over text of its size), unless the
+    line goes on with the sentence in lower case: words set in bold inside a paragraph.
+    """
+    return (
+        lower.size == upper.size
+        and (lower.bold == upper.bold or lower.text[:1].islower())
+        and -0.25 * upper.size <= upper.bottom - lower.top < 0.8 * upper.size  # loose boxes of tight leading overlap
+        and lower.x0 < upper.x1
+        and upper.x0 < lower.x1
+    )
+
+
+def _reads_as_heading(text: str, lines: int) -> bool:
+    """A block set larger than the body text that reads as a title, not as a lead paragraph.
+
+    Designed documents set their opening paragraph, a quote or a key sentence larger than
+    the body: a title is short (a few lines, a couple of dozen words), does not end a sentence
+    (a question mark may end it), and one ending with a colon is a short label (« Annexes : »),
+    not the sentence that announces a list.
+    """
+    words = len(text.split())
+    if len(text) >= 200 or words > 25 or lines > 4 or _ENDS_SENTENCE.search(text):
+        return False
+    return not (text.endswith(":") and words > 8)
+
+
+def _number_headings(page: _Page) -> None:
+    """A chapter number set apart (« 1. » drawn large beside or above its title) opens its title.
+
+    Designed documents print the number of a chapter in a size of its own, as a separate
+    piece of text: left alone it would be read as a paragraph « 1. » and the title would lose
+    its number.
+    """
+    kept: list[Segment] = []
+    segments = page.segments
+    for index, segment in enumerate(segments):
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if (
+            segment.heading is None
+            and following is not None
+            and following.heading is not None
+            and re.fullmatch(r"\d{1,2}\.?", segment.text)
+            and segment.size >= following.size
+        ):
+            following.text = f"{segment.text.rstrip('.')}. {following.text}"
+            following.glyphs = []
+            continue
+        kept.append(segment)
+    page.segments = kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,7 +834,12 @@ class _Assembler:
         self._heading_open = False
 
     def section(self) -> str:
-        return " > ".join(t for _, t in self.path) if self.path else self.title
+        # A title repeated under itself (a chapter's divider page, then its first page) is one.
+        titles: list[str] = []
+        for _, title in self.path:
+            if not titles or _alnum(_NUMBERING.sub("", title)) != _alnum(_NUMBERING.sub("", titles[-1])):
+                titles.append(title)
+        return " > ".join(titles) if titles else self.title
 
     # -- text joining ---------------------------------------------------------------------------
 
@@ -644,16 +892,38 @@ class _Assembler:
             while lead < len(paragraph) and paragraph[lead].bold:
                 lead += 1
             label = " ".join(s.text for s in paragraph[:lead])
-            if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")):
+            # A bold first line whose sentence goes on, in lower case, on the next line is a
+            # sentence that starts with emphasis (« Le Deep Learning ou apprentissage profond
+            # / est une forme… »), not a box title.
+            goes_on = lead < len(paragraph) and paragraph[lead].text[:1].islower()
+            if 0 < lead < len(paragraph) and len(label) < 150 and not label.endswith((".", "!", "?", ";", ",")) and not goes_on:
                 self.emit(label, page.number, "label")  # a box title: "Lexique : Schéma de données"
                 del paragraph[:lead]
+            elif lead == len(paragraph) and len(label) < 120 and not label.endswith(_SENTENCE_END) and not FIGURE_ONLY.match(label):
+                # A short bold line standing alone, in the body's size (« À QUI S’ADRESSE CETTE
+                # FICHE », « DÉFINITIONS »): the title of the box or list below, context for
+                # its chunk rather than a sentence to quote.
+                self.emit(label, page.number, "label")
+                self.blocks_on_page = True
+                quote_before_list = False
+                paragraph.clear()
+                return
             text = ""
             for seg in paragraph:
                 text = self.join(text, seg.text)
             italic = all(s.italic for s in paragraph)
             caption = _under_figure(paragraph[0], page, self.body_size) and (italic or bool(FIGURE_LABEL.match(text)))
-            if not self.blocks_on_page and self.blocks and self.blocks[-1].role == "text" and _continues(self.blocks[-1].text, text):
-                self.blocks[-1].text = self.join(self.blocks[-1].text, text)  # a paragraph goes on over the page
+            # A paragraph the previous page left open goes on at the top of this one (a heading,
+            # a list or a table first on the page closes it): it stays one paragraph, on the
+            # page where it starts, as chunks never cross pages. Likewise the last item of a
+            # list cut by the page break.
+            previous = self.blocks[-1] if self.blocks and not self.blocks_on_page else None
+            if previous is not None and previous.page != page.number - 1:
+                previous = None
+            if previous is not None and previous.role == "text" and _continues(previous.text, text):
+                previous.text = self.join(previous.text, text)
+            elif previous is not None and previous.role == "list" and previous.items and _continues(previous.items[-1], text):
+                previous.items[-1] = collapse(normalize(self.join(previous.items[-1], text)))
             else:
                 self.emit(text, page.number, "caption" if caption else "text")
             self.blocks_on_page = True
@@ -678,6 +948,7 @@ class _Assembler:
             if first.heading is not None:
                 flush_paragraph()
                 flush_list()
+                self.blocks_on_page = True  # what follows a heading opens a new section
                 for seg in line:
                     self.heading(seg)
                 last = None
@@ -697,6 +968,16 @@ class _Assembler:
                 continue
             for seg in line:
                 bullet = BULLET.match(seg.text)
+                if (
+                    bullet
+                    and bullet.group(1) in ("–", "—", "-")
+                    and seg.text[bullet.end() : bullet.end() + 1].islower()
+                    and paragraph
+                    and not items
+                    and not _new_paragraph(paragraph[-1], seg, spacing, indent=False)
+                    and not paragraph[-1].text.endswith((":", ".", ";", "!", "?"))
+                ):
+                    bullet = None  # a dash inside the sentence of the line above (« puces IA – / – qui demandent »)
                 if bullet and len(seg.text) > len(bullet.group(0)):
                     flush_paragraph()
                     items.append(seg.text[bullet.end():])
