@@ -28,8 +28,6 @@ from .retriever import ScoredChunk
 
 #: At most this many points: an overview a reader takes in at once (the issue's bound).
 MAX_POINTS = 7
-#: Passages whose documents are in scope: the documents the best passages come from.
-SCOPE_PASSAGES = 3
 #: A point is a sentence of reasonable length (not a heading, not a paragraph-long list).
 MIN_CHARS, MAX_CHARS = 50, 400
 #: The first chunks of a document read for an overview (a long report's first 400 passages).
@@ -42,13 +40,16 @@ def wants_figures(question: Question) -> bool:
 
 
 def scope(passages: list[ScoredChunk], filters: dict | None) -> list[str]:
-    """The documents an overview covers: those the filters name, else those of the best
-    passages (a question naming a document finds its passages first)."""
+    """The documents an overview covers: those the filters name, else the one the retrieved
+    passages speak for most (their fused scores summed: a question naming a document, or its
+    subject, finds that document's passages first and most)."""
     named = (filters or {}).get("doc_id")
     if named:
         return [named] if isinstance(named, str) else list(named)
-    counts = Counter(p.chunk.doc_id for p in passages[:SCOPE_PASSAGES])
-    return [doc for doc, _ in counts.most_common()]
+    weight: Counter[str] = Counter()
+    for passage in passages:
+        weight[passage.chunk.doc_id] += passage.score
+    return [weight.most_common(1)[0][0]] if weight else []
 
 
 def overview(question: Question, query_vector: np.ndarray, passages: list[ScoredChunk], filters: dict | None, retriever, loaded) -> Selection | None:
@@ -60,7 +61,11 @@ def overview(question: Question, query_vector: np.ndarray, passages: list[Scored
     chunks = [c for c in loaded.chunks if c.doc_id in documents and (c.doc_id not in versions or c.version == versions[c.doc_id])]
     chunks = sorted(chunks, key=lambda c: (documents.index(c.doc_id), c.position))[: MAX_CHUNKS * len(documents)]
     by_id = {c.id: c for c in chunks}
-    units = [u for u in retriever.sentences([c.id for c in chunks], loaded) if MIN_CHARS <= len(u.text) <= MAX_CHARS and ends_sentence(u.text)]
+    # a point states something: a sentence, not a heading, a lead-in or a question
+    units = [
+        u for u in retriever.sentences([c.id for c in chunks], loaded)
+        if MIN_CHARS <= len(u.text) <= MAX_CHARS and ends_sentence(u.text) and not u.text.rstrip().endswith("?")
+    ]
     figures = wants_figures(question)
     if figures:
         units = [u for u in units if carries(u.text, "percent") or carries(u.text, "quantity")]
@@ -70,17 +75,20 @@ def overview(question: Question, query_vector: np.ndarray, passages: list[Scored
     centroid = vectors.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
     score = vectors @ centroid + vectors @ np.asarray(query_vector, dtype=np.float32)
+    # One point per section first; a document with few sections (a designed PDF read without
+    # its headings) then gives one point per passage.
     chosen: list[int] = []
-    sections: set[tuple[str, str]] = set()
-    for i in np.argsort(-score, kind="stable"):
-        chunk = by_id[units[i].chunk_id]
-        place = (chunk.doc_id, chunk.section)
-        if place in sections:
-            continue
-        sections.add(place)
-        chosen.append(int(i))
-        if len(chosen) >= MAX_POINTS:
-            break
+    ranked = [int(i) for i in np.argsort(-score, kind="stable")]
+    for place_of in (lambda c: (c.doc_id, c.section), lambda c: (c.doc_id, c.id)):
+        taken = {place_of(by_id[units[i].chunk_id]) for i in chosen}
+        for i in ranked:
+            if len(chosen) >= MAX_POINTS:
+                break
+            place = place_of(by_id[units[i].chunk_id])
+            if i in chosen or place in taken:
+                continue
+            taken.add(place)
+            chosen.append(i)
     chosen.sort(key=lambda i: (documents.index(by_id[units[i].chunk_id].doc_id), by_id[units[i].chunk_id].position, units[i].position))
     points = []
     for i in chosen:
