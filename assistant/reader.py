@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.patterns import announces, ends_sentence, years_in
+from ingest.patterns import NAMED_WORD, announces, ends_sentence, years_in
 
 from .answer_kinds import ANSWER_KINDS, DAY_IN_TEXT, MEASURED, PLAN, carries, specific_kinds
 from .fitted import load_fitted
@@ -66,8 +66,12 @@ LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restate
 # span overall (the topic is there, the fact asked may not be).
 GATE_FEATURES: tuple[str, ...] = (
     "top_score", "top_margin", "typed_gap", "sim_best", "passage_dense", "coverage_context", "own_coverage", "has_focus",
-    "asks_unmet", "english",
+    "asks_unmet", "english", "year_unknown", "unknown_terms", "unknown_name",
 )
+# Signals of the question against the whole index (the same for all its spans): what share of
+# its terms no indexed document uses, and whether a name, an acronym or a number it writes is
+# nowhere in them (« ANSSI », « 2031 »): the fact asked cannot be there. The gate reads them.
+QUESTION_SIGNALS = ("unknown_terms", "unknown_name")
 
 # Span shapes, bounded so that an answer stays short: a window of up to three units, a list or a
 # table of up to twelve parts, a section's run of up to six units, never more than 1,500
@@ -222,8 +226,6 @@ def _weights(question: Question, idf: dict[str, float]) -> tuple[dict[str, float
     a common word (« freins » where the documents say « obstacles ») is the reader's wording, and
     is left to the dense signals, which read meaning rather than words.
     """
-    from ingest.patterns import NAMED_WORD
-
     default = max(idf.values()) if idf else 1.0
     named = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
     weigh = lambda terms: {t: idf.get(t, default) for t in terms if t in idf or t in named}  # noqa: E731
@@ -327,6 +329,9 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
     said = set(tokens(question.previous_answer)) if question.previous_answer else set()
     quoted = {r.record.id for r in found if said and r.terms and len(r.terms & said) / len(r.terms) >= 0.8}
     english = question.language == "en"
+    named_terms = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
+    unknown_terms = sum(t not in idf for t in question.terms) / len(question.terms) if question.terms else 0.0
+    unknown_name = float(any(t not in idf for t in named_terms))
     asks_plan = bool(PLAN.search(question.asked))
     specific = specific_kinds(question.asks)
     asked_terms = set(tokens(question.asked))
@@ -405,6 +410,8 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "year_unknown": float(bool(question.years) and not year_known),
             "previous_answer": float(any(u.record.id in quoted for u in units)),
             "english": float(english),
+            "unknown_terms": unknown_terms if not english else math.nan,
+            "unknown_name": unknown_name,
         }
         several = float(len(units))
         features.update({
