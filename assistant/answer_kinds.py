@@ -53,7 +53,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
     ),
     # A sum of money asked for: an interrogative before a noun or verb of price (« combien
     # coûte », « quel montant », « how much does it cost »), or the currency itself. A noun of
-    # money alone asks nothing (« budget people », « le budget de la ville a-t-il… »).
+    # money alone asks nothing (« budget officers », « le budget de la ville a-t-il… »).
     "money": re.compile(
         r"\b(?:combien\s+(?:co[uû]t\w*|d['’]euros|de\s+dollars|faut-il\s+(?:payer|prévoir|débourser))|"
         r"quel(?:le)?s?\s+(?:est\s+le\s+|sont\s+les\s+|serait\s+le\s+)?(?:montants?|co[uû]ts?|prix|budgets?|tarifs?|sommes?|dépenses?|"
@@ -98,7 +98,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
 }
 
 # « À quel rythme », « à quelle fréquence », « how often »: a frequency, answered by a period
-# (« tous les mois ») or by a rate (« dans 40 % des cas »).
+# (« toutes les semaines ») or by a rate (« dans 40 % des cas »).
 _FREQUENCY = re.compile(
     r"\b(?:à\s+quel(?:le)?\s+(?:rythme|fréquence|périodicité|intervalle)|tous\s+les\s+combien|how\s+often|how\s+frequently|"
     r"at\s+what\s+(?:frequency|interval|pace))\b",
@@ -141,7 +141,7 @@ _WEEKDAYS = (
     r"lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?|dimanches?|soirs?|matins?|nuits?|mondays?|tuesdays?|wednesdays?|"
     r"thursdays?|fridays?|saturdays?|sundays?|nights?|mornings?|evenings?"
 )
-# A period, or a frequency (« tous les mois », « chaque année », « mensuel », « weekly »), in
+# A period, or a frequency (« toutes les semaines », « chaque trimestre », « annuel », « weekly »), in
 # figures or in words (« quelques heures », « chaque semaine »).
 DURATION_IN_TEXT = re.compile(
     rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|plusieurs|un|une|a|an|few|several)\s+(?:{_PERIOD})\b|\b\d+\s?h\b|"
@@ -154,7 +154,7 @@ _MONTHS = (
     "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|"
     "january|february|march|april|may|june|july|august|september|october|november|december"
 )
-# A day or a month, not just a year: « quand » is answered by « le 12 novembre 2024 » rather than
+# A day or a month, not just a year: « quand » is answered by « le 3 mars 2021 » rather than
 # by a sentence that merely mentions 2024.
 _DAY = rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
 DAY_IN_TEXT = re.compile(rf"\b{_DAY}\b", re.IGNORECASE)

@@ -84,7 +84,7 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
 
 
 def unsupported_names(text: str, cited: list[str], question: str = "") -> list[str]:
-    """Names and acronyms of ``text`` (« l'INSEE », « Pôle Emploi ») that neither a cited passage
+    """Names and acronyms of ``text`` (« l'INSEE », « Météo France ») that neither a cited passage
     nor the question writes: after figures, the claims a reader checks first (who produces,
     who said). Read from capitals, the same way for any document (``ingest.patterns.NAME``)."""
     plain = MARKER.sub(" ", text)
@@ -94,7 +94,7 @@ def unsupported_names(text: str, cited: list[str], question: str = "") -> list[s
         name = match.group(0)
         forms = [name]
         # At the start of a line, after an opening quote, a bracket or a colon, any word takes a
-        # capital: « Selon Pôle Emploi » may name « Pôle Emploi » only.
+        # capital: « Selon Météo France » may name « Météo France » only.
         if re.search(r"(?:^|\n|[«“\"(:]\s*)$", plain[: match.start()]) and " " in name:
             forms.append(name.split(" ", 1)[1])
         if not any(contains(source, form, whole_words=True) for source in sources for form in forms):
@@ -139,8 +139,8 @@ _ASIDE = re.compile(r"\(([^()]{3,300})\)")
 
 def asides(text: str) -> list[str]:
     """Explanations a source gives in parentheses: « SIG (systèmes d'information
-    géographique) », « CSIRT (Computer Security Incident Response Team, c'est-à-dire équipes
-    d'experts […] organisées pour réagir en cas d'incident) ».
+    géographique) », « PLU (plan local d'urbanisme, c'est-à-dire le document qui fixe les règles
+    de construction de la commune) ».
 
     Whatever their length, they say what a term means; a written answer that drops one (or
     rewords it) says less than the quote it would replace, and a definition question is

@@ -8,7 +8,7 @@ cited like any other answer.
 
 Why it holds for any document: a unit that represents its document is close to the mean of the
 document's unit embeddings (its centroid); a unit close to the question speaks of what the
-question names (a topic, « sur la cybersécurité »); both are cosines of the same embeddings,
+question names (a topic, « sur les transports »); both are cosines of the same embeddings,
 so they are added on one scale. Points are taken from different sections so that the overview
 covers the document instead of repeating its longest section.
 """

@@ -186,7 +186,7 @@ def turns(history: Any) -> list[dict[str, str]]:
 
 def _standalone_previous(conversation: list[dict[str, str]]) -> tuple[str | None, str | None]:
     """The previous user question as it stands alone (itself rewritten when it was a follow-up
-    too: « Et les métropoles ? » then « Et les départements ? »), and the answer it got."""
+    too: « Et les communes ? » then « Et les régions ? »), and the answer it got."""
     users = [i for i, t in enumerate(conversation) if t["role"] == "user"]
     if not users:
         return None, None

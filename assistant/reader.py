@@ -58,6 +58,9 @@ FEATURES: tuple[str, ...] = (
     # and its items, a figure question one sentence. Products of the kind asked and the shape
     # let a linear ranker learn both.
     "list_units", "list_whole", "list_lead", "reason_units", "definition_units", "measured_units", "who_short", "restated_then",
+    # A span whose first unit does not hold what is asked and whose next units do: the topic
+    # sentence and the figure, the advice and its reason, the lead-in and its items.
+    "completes_kind", "reason_open", "list_open",
 )
 # Signals that compare the question's words with the span's: undefined across languages.
 LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restates", "novelty", "figure_near_terms", "bm25", "defines_terms")
@@ -240,8 +243,8 @@ def _coverage(weights: dict[str, float], found: set[str] | frozenset[str]) -> fl
 def _defines(text: str, weights: dict[str, float]) -> float:
     """How much of the question's subject a text names before the words that define it.
 
-    A definition puts the term first and then says what it is (« Un jeu de données est un
-    ensemble de ressources… », « Schéma : … »): French and English word order.
+    A definition puts the term first and then says what it is (« Un registre est une liste
+    tenue à jour… », « Registre : … »): French and English word order.
     """
     from .answer_kinds import DEFINITION_IN_TEXT
 
@@ -250,8 +253,8 @@ def _defines(text: str, weights: dict[str, float]) -> float:
 
 
 def _figure_near(text: str, terms: set[str], before: int = 6, after: int = 3) -> bool:
-    """A figure with one of the question's terms a few words before or after it (« 25
-    départements », « les métropoles … (44 %) »): the figure counts what was asked about."""
+    """A figure with one of the question's terms a few words before or after it (« 12
+    communes », « les régions … (30 %) »): the figure counts what was asked about."""
     raw = re.findall(r"\d[\d.,]*\s?%?|[^\W\d_]+", text)
     stems = [None if w[0].isdigit() else (tokens(w) or [""])[0] for w in raw]
     for i, stem in enumerate(stems):
@@ -423,6 +426,9 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "measured_units": several if question.asks & MEASURED else 0.0,
             "who_short": features["short_first"] if "who" in question.asks else 0.0,
             "restated_then": features["restates"] * float(len(units) > 1) if not english else math.nan,
+            "completes_kind": float(any(not first.kinds[k] and any(u.kinds[k] for u in units[1:]) for k in question.asks)),
+            "reason_open": float("reason" in question.asks and not first.kinds["reason"] and len(units) > 1),
+            "list_open": float("list" in question.asks and first.record.kind not in ("list", "row") and len(units) > 1),
         })
         if english:
             # The question's words and the documents' are in two languages: lexical signals say
@@ -445,7 +451,8 @@ class ReaderModel:
     - The gate is a logistic model over GATE_FEATURES of the best span: the probability that
       the documents answer at all. Under ``abstain_below`` the assistant abstains.
     - ``extra_ratio``: another span (not overlapping) is quoted when its share reaches this
-      fraction of the best one's.
+      fraction of the best one's; ``extend_ratio``: a longer span holding the best one replaces
+      it when its share reaches this fraction of the best one's.
     """
 
     backend: str
@@ -458,9 +465,10 @@ class ReaderModel:
     gate_bias: float
     abstain_below: float
     extra_ratio: float
+    extend_ratio: float
     meta: dict = field(default_factory=dict)
 
-    VERSION = 3
+    VERSION = 4
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return standardise(rows, self.mean, self.scale) @ self.weights
@@ -485,6 +493,7 @@ class ReaderModel:
             "gate_bias": round(float(self.gate_bias), 6),
             "abstain_below": round(float(self.abstain_below), 4),
             "extra_ratio": round(float(self.extra_ratio), 4),
+            "extend_ratio": round(float(self.extend_ratio), 4),
             **self.meta,
         }
 
@@ -494,12 +503,12 @@ class ReaderModel:
             raise ValueError("poids du lecteur obsolètes : relancez « python -m evals calibrate »")
         array = lambda key: np.asarray(data[key], dtype=np.float64)  # noqa: E731
         known = {"version", "backend", "features", "mean", "scale", "weights", "gate_features", "gate_mean", "gate_scale", "gate_weights",
-                 "gate_bias", "abstain_below", "extra_ratio"}
+                 "gate_bias", "abstain_below", "extra_ratio", "extend_ratio"}
         return cls(
             backend=data["backend"], mean=array("mean"), scale=array("scale"), weights=array("weights"),
             gate_mean=array("gate_mean"), gate_scale=array("gate_scale"), gate_weights=array("gate_weights"),
             gate_bias=float(data["gate_bias"]), abstain_below=float(data["abstain_below"]), extra_ratio=float(data["extra_ratio"]),
-            meta={k: v for k, v in data.items() if k not in known},
+            extend_ratio=float(data["extend_ratio"]), meta={k: v for k, v in data.items() if k not in known},
         )
 
 
@@ -550,7 +559,7 @@ def usable_spans(question: Question, ranked: list[Span]) -> tuple[list[Span], li
     A figure of another year is not the figure asked for: spans of another year are set aside.
     Whether a span holds the kind of answer asked (a figure, a date, a name) is a signal the
     ranker and the gate weigh, not a filter: kinds are read from the text by patterns, which
-    miss « permanente » for a duration, so a pattern decides nothing alone.
+    miss a duration written as a word (« indéfiniment »), so a pattern decides nothing alone.
     """
     if not ranked:
         return [], [], "aucun passage pertinent"
@@ -588,15 +597,26 @@ class Selection:
 
 def select(question: Question, ranked: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> Selection:
     """The spans to quote, or an abstention with its reason."""
-    usable, pool, reason = usable_spans(question, ranked)
+    usable, _, reason = usable_spans(question, ranked)
     if not usable:
         return Selection([], True, reason)
-    best = usable[0]
     support = model.answerable(gate_row(usable))
     if support < model.abstain_below:
         return Selection([], True, "les passages trouvés ne répondent pas à la question", support)
-    chosen = [best]
-    # A question naming several years compares them: each year's best span is quoted.
+    return Selection(choose(question, usable, model, max_spans), False, "", support)
+
+
+def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> list[Span]:
+    """The spans an answer quotes, once the gate let it answer (``usable``: best first).
+
+    - The best span, or a longer span holding it whose share comes close (``extend_ratio``):
+      the claim and the reason after it, the lead-in and all its list.
+    - A question naming several years compares them: each year's best span.
+    - Other spans, not overlapping, whose share reaches ``extra_ratio`` of the best one's.
+    """
+    best = usable[0]
+    longer = [s for s in usable[1:] if set(best.key) < set(s.key) and s.probability >= model.extend_ratio * best.probability]
+    chosen = [longer[0] if longer else best]
     for year in question.years if len(question.years) > 1 else ():
         if not any(s.anchor.chunk.year == year or str(year) in s.text for s in chosen):
             of_year = next((s for s in usable if (s.anchor.chunk.year == year or str(year) in s.text) and not any(s.overlaps(c) for c in chosen)), None)
@@ -610,7 +630,7 @@ def select(question: Question, ranked: list[Span], model: ReaderModel, max_spans
         if any(span.overlaps(c) or _same_text(span.text, c.text) for c in chosen):
             continue
         chosen.append(span)
-    return Selection(_reading_order(chosen), False, "", support)
+    return _reading_order(chosen)
 
 
 def _same_text(a: str, b: str) -> bool:

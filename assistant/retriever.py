@@ -127,8 +127,8 @@ def matches_filters(chunk: Any, filters: dict[str, Any] | None) -> bool:
 
 
 def _shingles(text: str) -> set[str]:
-    # words as BM25 reads them: a PDF's typographic apostrophes and punctuation (« l’ouverture »)
-    # do not hide that it says what its HTML version says (« l'ouverture »)
+    # words as BM25 reads them: a PDF's typographic apostrophes and punctuation (« l’usage »)
+    # do not hide that it says what its HTML version says (« l'usage »)
     toks = words(text)
     return {" ".join(toks[i : i + 3]) for i in range(max(1, len(toks) - 2))}
 

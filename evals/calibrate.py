@@ -49,6 +49,7 @@ from .splits import SPLITS, build_split_index
 FOLDS = 5  # cross-validation over questions
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
+EXTEND_RATIOS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)  # 1.01: never
 EXTRA_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # share of the best span's
 RRF_GRID = (5, 10, 15, 20, 30, 40, 60, 100)  # 60: the constant of the original RRF paper
 RETRIEVAL_DEPTH = 10
@@ -139,16 +140,27 @@ def coverage(question: Question, text: str, doc_id: str) -> int:
 
 def span_labels(question: Question, found: list[Span]) -> np.ndarray:
     """1 for the spans that answer best: they hold as many expected strings as any span does,
-    and no shorter span inside them holds as many (the answer, not the answer and more)."""
-    counts = np.array([coverage(question, s.text, s.anchor.chunk.doc_id) for s in found])
-    best = counts.max() if len(counts) else 0
-    if best == 0:
+    end with a unit that holds one, and open with at most one unit that holds none (the claim
+    a reason explains, the topic sentence before the figure, the name above the role: what an
+    answer may state before the fact). Longer spans say more than the answer."""
+    if not found or not question.answerable or not question.expect:
         return np.zeros(len(found))
-    top = [i for i in range(len(found)) if counts[i] == best]
-    keys = {i: set(found[i].key) for i in top}
-    minimal = [i for i in top if not any(j != i and keys[j] < keys[i] for j in top)]
+    counts = np.array([coverage(question, s.text, s.anchor.chunk.doc_id) for s in found])
+    best = counts.max()
     labels = np.zeros(len(found))
-    labels[minimal] = 1.0
+    if best == 0:
+        return labels
+    for i, span in enumerate(found):
+        if counts[i] != best:
+            continue
+        holds = [coverage(question, u.text, u.chunk.doc_id) > 0 for u in span.units]
+        if not holds[-1]:
+            continue
+        leading = holds.index(True)
+        if leading <= 1:
+            labels[i] = 1.0
+    if not labels.any():  # the expected strings are spread so that no span ends on one alone
+        labels[counts == best] = 1.0
     return labels
 
 
@@ -232,22 +244,40 @@ def choose_l2(groups: list[Group], folds: int = FOLDS) -> tuple[float, dict[floa
     return best, results, out_of_fold[best]
 
 
-def simulated_accuracy(questions: list[Question], gathered: list[Gathered], models: list[ReaderModel]) -> tuple[float, float]:
-    """(answer accuracy, mean quoted units) of selection, each question answered with its own
-    model (spans already scored by it)."""
-    correct, units = 0, 0
+@dataclass
+class Outcome:
+    """How one training question fares under given quoting ratios: its gate support and
+    whether its answer is right when it answers (abstaining is right when it is unanswerable)."""
+
+    support: float
+    right_if_answered: bool
+    answerable: bool
+    units: int
+
+
+def outcomes(questions: list[Question], gathered: list[Gathered], models: list[ReaderModel]) -> list[Outcome]:
+    """Each question answered with its own model (spans already scored by it), whatever the
+    threshold: the gate's support does not depend on the quoting ratios, so thresholds are then
+    tried on these outcomes without selecting again."""
+    found: list[Outcome] = []
     for q, g, model in zip(questions, gathered, models):
+        open_model = replace(model, abstain_below=0.0)
         if g.parts:
-            selection = merge_parts([(part.asked, select(part, found, model, max_spans=1)) for part, _, found in g.parts])
+            selection = merge_parts([(part.asked, select(part, spans, open_model, max_spans=1)) for part, _, spans in g.parts])
         else:
-            selection = select(g.question, g.spans, model)
-        if not q.answerable:
-            correct += selection.abstain
-            continue
+            selection = select(g.question, g.spans, open_model)
         text = " ".join(e.text for e in selection.evidence)
-        correct += (not selection.abstain) and all(contains(text, e) for e in q.expect)
-        units += len(selection.evidence)
-    return correct / len(questions), units / max(1, sum(q.answerable for q in questions))
+        right = (not selection.abstain) and q.answerable and all(contains(text, e) for e in q.expect)
+        # with no threshold, only a question no span may answer abstains (another year's spans)
+        found.append(Outcome(-1.0 if selection.abstain else selection.support, right, q.answerable, len(selection.evidence)))
+    return found
+
+
+def accuracy_at(found: list[Outcome], threshold: float) -> tuple[float, float]:
+    """(answer accuracy, mean quoted units of the answerable questions) at an abstention threshold."""
+    correct = sum((o.right_if_answered if o.support >= threshold else not o.answerable) for o in found)
+    units = sum(o.units for o in found if o.answerable and o.support >= threshold)
+    return correct / len(found), units / max(1, sum(o.answerable for o in found))
 
 
 def _gate_rows(
@@ -343,7 +373,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
-    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0)
+    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0, 1.01)
 
     # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
     # gate did not learn from: each training question is answered by the models fitted on the
@@ -354,31 +384,32 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
         w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
         keep = gate_q % FOLDS != fold
         gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), 1.0)
-        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.0))
+        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.0, 1.01))
     answering = [fold_models[index % FOLDS] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
         g.spans[:] = score(g.spans, fold_model)
         for _, _, found in g.parts:
             found[:] = score(found, fold_model)
-    # Each threshold with its best ratio (ties: shorter answers). The threshold is the middle of
-    # the range that reaches the best accuracy, not its edge: a tie-break on answer length would
-    # push it to the highest threshold that still scores, abstaining on every new question
-    # slightly less supported than the training ones.
-    per_threshold: list[tuple[tuple[float, float], float, float]] = []
-    for threshold in THRESHOLDS:
-        best_here: tuple[tuple[float, float], float, float] | None = None
+    # The quoting ratios, then the threshold: each pair of ratios with its best threshold (ties:
+    # shorter answers). The threshold is the middle of the range that reaches the best accuracy,
+    # not its edge: a tie-break on answer length would push it to the highest threshold that
+    # still scores, abstaining on every new question slightly less supported than the training ones.
+    best_key, best_choice = None, None
+    for extend in EXTEND_RATIOS:
         for extra in EXTRA_RATIOS:
-            trial = [replace(m, abstain_below=threshold, extra_ratio=extra) for m in answering]
-            accuracy, units = simulated_accuracy(questions, gathered, trial)
+            found = outcomes(questions, gathered, [replace(m, extra_ratio=extra, extend_ratio=extend) for m in answering])
+            scored = [(accuracy_at(found, t), t) for t in THRESHOLDS]
+            top = max(round(a, 6) for (a, _), _ in scored)
+            reaching = [t for (a, _), t in scored if round(a, 6) == top]
+            threshold = reaching[(len(reaching) - 1) // 2]
+            accuracy, units = accuracy_at(found, threshold)
             key = (round(accuracy, 6), -round(units, 6))
-            if best_here is None or key > best_here[0]:
-                best_here = (key, threshold, extra)
-        assert best_here is not None
-        per_threshold.append(best_here)
-    top = max(key[0] for key, *_ in per_threshold)
-    reaching = [entry for entry in per_threshold if entry[0][0] == top]
-    (accuracy, _), threshold, extra = reaching[(len(reaching) - 1) // 2]
-    model = replace(model, abstain_below=threshold, extra_ratio=extra)
+            if best_key is None or key > best_key:
+                best_key, best_choice = key, (threshold, extra, extend)
+    assert best_choice is not None and best_key is not None
+    threshold, extra, extend = best_choice
+    accuracy = best_key[0]
+    model = replace(model, abstain_below=threshold, extra_ratio=extra, extend_ratio=extend)
     model.meta = {
         "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
         "fitted_on": {

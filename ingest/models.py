@@ -178,8 +178,8 @@ class IngestReport:
 
 def embedding_text(section: str, text: str, title: str = "") -> str:
     """What the embedder and BM25 see: the document's title and the heading path give context
-    the text lacks (readers name a guide by its title: « le guide sur l'ouverture des codes
-    sources », and a chapter's passages rarely repeat it).
+    the text lacks (readers name a guide by its title: « le guide sur la voirie
+    communale », and a chapter's passages rarely repeat it).
 
     One definition for the chunks being indexed and the chunks read back from Chroma: the
     BM25 index built at query time must see exactly what the embedder saw.
