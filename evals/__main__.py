@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m evals",
         description="Évalue note-rag sur un jeu de questions et compare les variantes (retrievers, embeddings, modes, baseline naïve).",
     )
-    p.add_argument("--questions", default=None, help="fichier YAML de questions (défaut : evals/questions.yaml)")
+    p.add_argument("--questions", default=None, help="fichier YAML de questions (défaut : evals/questions/train/note-and-barometer.yaml)")
     p.add_argument("--split", default=None,
                    help="questions et documents d'un découpage (evals/documents.toml) : train (ajustement), dev, sealed-N (lot scellé)")
     p.add_argument("--log", action="store_true",

@@ -49,7 +49,7 @@ NAIVE = "sentence-transformers:all-MiniLM-L6-v2"  # the prototype's model
 NOTE_RAG = "e5-small"
 
 # Latency questions: what a reader of the Etalab guides would ask (not scored here: see
-# ``python -m evals`` for answer quality). Over the fallback corpus, evals/questions.yaml.
+# ``python -m evals`` for answer quality). Over the fallback corpus, evals/questions/train/note-and-barometer.yaml.
 ETALAB_QUESTIONS = [
     "Comment documenter un jeu de données ?",
     "Quelles informations doit contenir la description générale d'un jeu de données ?",

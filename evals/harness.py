@@ -3,7 +3,7 @@
 Shared by the CLI (``python -m evals``) and the CI guard (``tests/test_evals.py``):
 
     >>> from evals import load_questions, evaluate
-    >>> result = evaluate(assistant, load_questions("evals/questions.yaml"), retrievers=("dense", "bm25", "hybrid"))
+    >>> result = evaluate(assistant, load_questions("evals/questions/train/note-and-barometer.yaml"), retrievers=("dense", "bm25", "hybrid"))
     >>> result.metrics["answer_accuracy"], result.retrieval["hybrid"]["hit@5"]
 
 A *system* is anything with ``ask(question, history=...) -> Answer`` and
@@ -48,7 +48,7 @@ import yaml
 
 from assistant.figures import contains
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions" / "train" / "note-and-barometer.yaml"
 RETRIEVERS: tuple[str, ...] = ("dense", "bm25", "hybrid")
 CATEGORIES: tuple[str, ...] = (
     "figure",

@@ -72,7 +72,7 @@ def test_llm_mode_answers_progressively_over_real_http(announcement_index, mode)
 def test_unsupported_figure_keeps_the_quote_and_strict_mode_drops_the_sentence(announcement_index):
     def liar(messages):
         n = unit_number(messages, "17%")
-        return f"17 % des collectivités ont été victimes d'une cyberattaque [{n}][9]. Leur budget cyber moyen est de 45 000 euros [{n}]."
+        return f"17 % des collectivités ont été victimes d'une cyberattaque [{n}][99]. Leur budget cyber moyen est de 45 000 euros [{n}]."
 
     with FakeLLMServer(liar) as server:
         answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
@@ -81,12 +81,12 @@ def test_unsupported_figure_keeps_the_quote_and_strict_mode_drops_the_sentence(a
     with FakeLLMServer(liar) as server:
         strict = make_assistant(announcement_index, "openai", server, strict_figures=True).ask(CYBER)
     assert strict.mode == "openai" and "45 000" not in strict.text and contains(strict.text, "17 %") and strict.unsupported == []
-    assert "[9]" not in strict.text and [c.n for c in strict.citations] == [1]
+    assert "[99]" not in strict.text and [c.n for c in strict.citations] == [1]
 
 
 def test_a_reply_that_names_who_no_cited_passage_names_keeps_the_quote(announcement_index):
-    """The figure is right and cited, but the body it credits is the model's own (the local
-    model once answered « c'est l'INSEE » citing a table row whose producer is Pôle Emploi)."""
+    """The figure is right and cited, but the body it credits is the model's own: a name no
+    cited passage writes keeps the quote."""
     def misattributes(messages):
         n = unit_number(messages, "17%")
         return f"Selon l'INSEE, 17 % des collectivités ont été victimes d'une cyberattaque [{n}]."
@@ -98,18 +98,18 @@ def test_a_reply_that_names_who_no_cited_passage_names_keeps_the_quote(announcem
 
 
 REPERTOIRE = (
-    "# Référentiels de l'emploi\n\n## Répertoire des métiers\n\nLe répertoire des métiers que publie Pôle Emploi "
-    "compte 532 fiches, une par métier. Chaque fiche décrit les activités et les compétences du métier.\n"
+    "# Inventaire des équipements sportifs\n\n## Le recensement\n\nLe recensement des équipements que publie Sport Avenir "
+    "compte 532 fiches, une par commune. Chaque fiche décrit les gymnases, les piscines et les terrains de la commune.\n"
 )
 
 
 @pytest.mark.parametrize(
     "reply, written",
     [
-        # a line may open on « Selon », which takes a capital there: the body named is Pôle Emploi
-        ("Voici ce que disent les extraits :\nSelon Pôle Emploi, le répertoire compte 532 fiches [{n}].", True),
+        # a line may open on « Selon », which takes a capital there: the body named is Sport Avenir
+        ("Voici ce que disent les extraits :\nSelon Sport Avenir, le recensement compte 532 fiches [{n}].", True),
         # « UE » is written nowhere, though the letters stand inside « que »
-        ("Le répertoire des métiers de l'UE compte 532 fiches [{n}].", False),
+        ("Le recensement des équipements de l'UE compte 532 fiches [{n}].", False),
     ],
 )
 def test_names_in_a_reply_are_checked_as_whole_words_of_the_cited_passages(tmp_path, reply, written):
@@ -119,12 +119,16 @@ def test_names_in_a_reply_are_checked_as_whole_words_of_the_cited_passages(tmp_p
         return reply.format(n=unit_number(messages, "532 fiches"))
 
     with FakeLLMServer(scripted) as server:
-        answer = make_assistant(index_dir, "openai", server).ask("Combien de fiches compte le répertoire des métiers ?")
+        answer = make_assistant(index_dir, "openai", server).ask("Combien de fiches compte le recensement des équipements ?")
     assert contains(answer.text, "532 fiches"), answer.text
     if written:
-        assert answer.mode == "openai" and "Pôle Emploi" in answer.text, (answer.mode, answer.notice)
+        assert answer.mode == "openai" and "Sport Avenir" in answer.text, (answer.mode, answer.notice)
     else:
         assert answer.mode == "extractive" and "nom absent des extraits cités : UE" in (answer.notice or ""), (answer.mode, answer.notice)
+
+
+# The checks below hold a written answer to the quote it rephrases: they apply when the model
+# reads the extractive selection (``llm_reading = "selection"``, the local model's reading).
 
 
 def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index):
@@ -132,7 +136,7 @@ def test_a_reply_that_drops_the_quoted_figure_keeps_the_quote(announcement_index
         return f"Une part notable des collectivités a subi une cyberattaque [{unit_number(messages, '17%')}]."
 
     with FakeLLMServer(vague) as server:
-        answer = make_assistant(announcement_index, "openai", server).ask(CYBER)
+        answer = make_assistant(announcement_index, "openai", server, llm_reading="selection").ask(CYBER)
     assert answer.mode == "extractive" and contains(answer.text, "17 %") and "chiffre de la citation omis : 17" in answer.notice
 
 
@@ -151,7 +155,7 @@ def test_a_why_reply_that_leaves_out_the_quoted_reason_keeps_the_quote(tmp_path)
         return f"Il faut conserver une copie des sauvegardes hors ligne [{unit_number(messages, 'hors ligne')}]."
 
     with FakeLLMServer(advice_only) as server:
-        answer = make_assistant(index_dir, "openai", server).ask(question)
+        answer = make_assistant(index_dir, "openai", server, llm_reading="selection").ask(question)
     assert answer.mode == "extractive" and answer.fallback_from == "openai" and "rançongiciel" in answer.text
     assert "omet une partie des extraits" in answer.notice
 
@@ -162,7 +166,7 @@ def test_a_why_reply_that_leaves_out_the_quoted_reason_keeps_the_quote(tmp_path)
         )
 
     with FakeLLMServer(whole) as server:
-        written = make_assistant(index_dir, "openai", server).ask(question)
+        written = make_assistant(index_dir, "openai", server, llm_reading="selection").ask(question)
     assert written.mode == "openai" and "rançongiciel" in written.text, written.notice
 
 
@@ -186,9 +190,9 @@ def test_a_reply_that_drops_the_explanation_in_parentheses_keeps_the_quote(tmp_p
         )
 
     with FakeLLMServer(vague) as server:
-        kept = make_assistant(index_dir, "openai", server).ask(question)
+        kept = make_assistant(index_dir, "openai", server, llm_reading="selection").ask(question)
     with FakeLLMServer(faithful) as server:
-        written = make_assistant(index_dir, "openai", server).ask(question)
+        written = make_assistant(index_dir, "openai", server, llm_reading="selection").ask(question)
     # a long explanation (twelve words here) is what a definition question asks, as a short one is
     aside = "ses champs, leur type, leur format et les valeurs qu'ils peuvent prendre"
     assert kept.mode == "extractive" and aside in kept.text
@@ -271,7 +275,7 @@ def test_slow_endpoint_times_out_and_keeps_the_quote(announcement_index):
     assert elapsed < 4.0, "the timeout, not the slow server, ends the wait"
 
 
-def test_follow_up_is_condensed_by_the_model(announcement_index):
+def test_the_model_reads_the_follow_up_as_the_assistant_rewrote_it(announcement_index):
     with FakeLLMServer() as server:
         assistant = make_assistant(announcement_index, "openai", server)
         history = [
@@ -279,11 +283,61 @@ def test_follow_up_is_condensed_by_the_model(announcement_index):
             {"role": "assistant", "content": "17 % [1]"},
         ]
         answer = assistant.ask("Et en 2024 ?", history=history)
-        condense = server.requests[0]["body"]["messages"][-1]["content"]
-        asked = server.requests[-1]["body"]["messages"][-1]["content"]
-    assert "Question autonome" in condense and "victime d'une cyberattaque" in condense
-    assert "victime d'une cyberattaque" in asked.split("Question :")[1], "the model reads the standalone question"
-    assert contains(answer.text, "17 %")
+        asked = [r["body"]["messages"][-1]["content"] for r in server.requests]
+    assert len(asked) == 1, "no second request to rewrite the question: the assistant rewrote it"
+    assert "victime d'une cyberattaque" in asked[0].split("Question :")[1], "the model reads the standalone question"
+    assert answer.asked and "2024" in answer.asked and contains(answer.text, "17 %")
+
+
+SHARED_SERVICES = (
+    "# Services numériques mutualisés\n\n## Le syndicat mixte\n\n"
+    "Le syndicat mixte propose aux communes membres des services numériques partagés. "
+    "Ses services sont financés par les cotisations des communes membres. "
+    "Le syndicat compte aujourd'hui 48 communes membres, contre 31 lors de sa création. "
+    "Il emploie une équipe de six techniciens.\n\n"
+    "## Les services\n\n"
+    "Le service de messagerie héberge 2 400 boîtes aux lettres. "
+    "Le service de sauvegarde conserve les données pendant 90 jours. "
+    "Le site internet mutualisé accueille 35 sites de communes. "
+    "Un guichet d'assistance répond aux agents du lundi au vendredi.\n\n"
+    "## Les projets\n\n"
+    "Le syndicat prépare un entrepôt de données pour 2026. "
+    "Il étudie l'achat groupé de 500 ordinateurs portables. "
+    "Une formation à la cybersécurité est proposée à 120 élus.\n"
+)
+
+
+def test_a_model_reading_the_passages_may_answer_from_a_unit_the_quote_did_not_use(tmp_path):
+    """A served model reads every unit of the retrieved passages and may answer from any of
+    them: here it answers from a unit the extractive answer did not quote, and that answer,
+    checked against its own citation, replaces the quote. Reading only the selection, the same
+    reply is refused: it cites none of the units the quote used."""
+    index_dir = one_document_index(tmp_path, "syndicat.md", SHARED_SERVICES)
+    question = "Combien de communes sont membres du syndicat aujourd'hui ?"
+    first = make_assistant(index_dir, "extractive").ask(question)
+    facts = {
+        "48 communes membres": "Le syndicat compte 48 communes membres",
+        "six techniciens": "Le syndicat emploie six techniciens",
+        "2 400 boîtes": "La messagerie héberge 2 400 boîtes aux lettres",
+        "90 jours": "Les sauvegardes sont conservées 90 jours",
+        "35 sites": "Le site mutualisé accueille 35 sites de communes",
+        "500 ordinateurs": "Le syndicat étudie l'achat de 500 ordinateurs",
+        "120 élus": "Une formation est proposée à 120 élus",
+    }
+    target = next(t for t in facts if t not in first.text)  # a unit the quote did not use
+
+    def reads_everything(messages):
+        return f"{facts[target]} [{unit_number(messages, target)}]."
+
+    with FakeLLMServer(reads_everything) as server:
+        passages = make_assistant(index_dir, "openai", server).ask(question)
+        given = server.requests[-1]["body"]["messages"][-1]["content"]
+    assert target in given, "the model reads the units of the passages, not only the quoted ones"
+    assert passages.mode == "openai" and target in passages.text, passages.notice
+    assert any(target in h for c in passages.citations for h in c.highlights)
+    with FakeLLMServer(reads_everything) as server:
+        selection = make_assistant(index_dir, "openai", server, llm_reading="selection").ask(question)
+    assert selection.mode == "extractive" and selection.fallback_from == "openai", selection.text
 
 
 def test_english_question_over_french_passages_keeps_the_quote_without_asking_the_model(announcement_index):
