@@ -23,7 +23,9 @@ API (gradio_client)::
     api = Client("http://127.0.0.1:7860/")
     api.predict("Qu'est-ce qu'un CSIRT ?", "extractive", api_name="/ask")
     api.predict("Quelle part des collectivités a subi une cyberattaque ?", filters={"kind": "barometre", "year": 2023}, k=4, api_name="/ask")
-    # -> {"question", "text", "citations": [{"n", "doc_id", "title", "page", "section", "source", ...}], ...}
+    api.predict("Et les métropoles ?", history=[{"role": "user", "content": "Quelle part des collectivités a eu recours à l'IA en 2023 ?"}], api_name="/ask")
+    # -> {"question", "text", "citations": [{"n", "doc_id", "title", "page", "section", "source", ...}], "asked", ...}
+    #    ("asked": the question as the assistant read it, when a follow-up was read with ``history``)
 
 What the API returns holds no path of the server: a citation's ``file_path`` is empty and its
 ``source`` is the document's web address when it has one, else empty.
@@ -57,6 +59,7 @@ from starlette.middleware import Middleware
 
 from assistant import Answer, Assistant, Restart
 from assistant.auth import AuthError, Users, load_users
+from assistant.conversation import checked_history
 from assistant.retriever import FILTER_KEYS, matches_filters
 from ingest import kinds
 from ingest.pipeline import UPLOAD_EXTENSIONS
@@ -139,6 +142,7 @@ _CSS = """
 #nr-status .prose, #nr-upload-status .prose { font-size: 0.95em; }
 .nr-msg-meta { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 0.6em; }
 .nr-msg-notice { font-size: 0.85em; margin-top: 0.4em; }
+.nr-msg-asked { font-size: 0.8em; font-style: italic; color: var(--body-text-color-subdued); margin-top: 0.4em; }
 .nr-info { display: inline-block; width: 1.3em; height: 1.3em; line-height: 1.25em; text-align: center; border-radius: 50%;
   border: 1px solid var(--body-text-color-subdued); color: var(--body-text-color-subdued); font-family: Georgia, serif;
   font-style: italic; font-weight: 700; font-size: 0.95em; cursor: help; }
@@ -253,8 +257,10 @@ def filters_label(filters: dict[str, Any] | None, overview: IndexOverview) -> st
 
 
 def answer_markdown(answer: dict[str, Any]) -> str:
-    """The chat bubble of an answer: the text with its [n] markers and flags, one notice, the
-    active filters, and a small ⓘ whose tooltip says who answered and how fast."""
+    """The chat bubble of an answer: the text with its [n] markers and flags, the question as
+    the assistant read it when that differs from what was typed (a follow-up read with the
+    conversation), one notice, the active filters, and a small ⓘ whose tooltip says who answered
+    and how fast."""
     text = answer["text"]
     if answer.get("abstained"):
         text = f"ℹ {text}"
@@ -267,6 +273,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             + " dans aucune source citée."
         )
     parts = [text]
+    if answer.get("asked"):  # discreet, but there: a misread follow-up shows
+        parts.append(f"<div class='nr-msg-asked'>Question comprise : {html.escape(answer['asked'], quote=False)}</div>")
     if answer.get("fallback_from"):  # the technical reason is in the ⓘ
         parts.append(f"<div class='nr-msg-notice'>ℹ {html.escape(KEPT_QUOTE, quote=False)}</div>")
     elif answer.get("notice"):
@@ -793,20 +801,23 @@ class Handlers:
             for f in files
         ) or gr.skip()
 
-    def ask(self, question: str, mode: str = "", filters: dict | None = None, k: int | None = None) -> dict:
+    def ask(self, question: str, mode: str = "", filters: dict | None = None, k: int | None = None, history: list | None = None) -> dict:
         """Pose une question aux documents indexés et renvoie la réponse (texte avec marqueurs [n]) et ses citations.
 
         mode : extractive, local, openai ou ollama (facultatif) ; filters : {"kind": "barometre",
         "year": 2023, "doc_id": "…"}, chaque clé facultative, une liste pour plusieurs valeurs ;
-        k : nombre de passages consultés, de 1 à 15 (facultatif). La réponse ne contient aucun
-        chemin de fichier du serveur.
+        k : nombre de passages consultés, de 1 à 15 (facultatif) ; history : les tours précédents
+        de la conversation, [{"role": "user" ou "assistant", "content": "…"}] (facultatif), pour
+        une question de suite (« Et les métropoles ? ») : ``asked`` dit alors la question comprise.
+        La réponse ne contient aucun chemin de fichier du serveur.
         """
         try:
             if k is not None and not 1 <= k <= K_MAX:
                 raise ValueError(f"k = {k} : le nombre de passages consultés va de 1 à {K_MAX}")
             checked = clean_filters(filters)
+            turns = checked_history(history)
             refusal = IndexOverview.read(self.assistant).refusal(question, checked, mode) if checked and (question or "").strip() else None
-            answer = refusal or self.assistant.ask(question, filters=checked, mode=mode or None, k=k)
+            answer = refusal or self.assistant.ask(question, turns, filters=checked, mode=mode or None, k=k)
         except Exception as error:  # noqa: BLE001
             raise gr.Error(_error_message(error)) from None
         return public_answer(answer)

@@ -7,6 +7,7 @@ Indexes are built once per session in temporary folders; the embedding cache in
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,19 @@ ANNOUNCEMENT = REPO / "corpus" / "note-conjoncture-2024-annonce.md"
 
 
 PYTHON = sys.executable
+# A paraphrase of « Quelle part des collectivités a déjà eu recours à l'IA en 2023 ? » (none of
+# its words but « collectivités » and « 2023 »): a follow-up on the métropoles comes after it.
+AI_USE_PARAPHRASE = "Combien de collectivités utilisaient déjà l'intelligence artificielle en 2023 ?"
+
+
+def metropolises_ai_share() -> str:
+    """The share of métropoles that had already used AI, as the 2023 barometer writes it (read
+    from corpus/barometre-data-publica-2023.Rmd): what a follow-up on the métropoles, after a
+    question on the collectivités' use of AI, must answer."""
+    text = " ".join(BAROMETER_RMD.read_text(encoding="utf-8").split())
+    found = re.search(r"avoir eu recours à l['’]IA\. Les métropoles sont les plus en pointe \((\d+) ?%\)", text)
+    assert found, f"{BAROMETER_RMD.name} no longer says which share of métropoles used AI"
+    return f"{found.group(1)} %"
 
 
 def one_document_index(folder: Path, name: str, text: str) -> Path:

@@ -13,7 +13,7 @@ from assistant.extractive import ABSTAIN_FR
 from assistant.grounding import ground, renumber
 from ingest import build_index
 
-from .conftest import ANNOUNCEMENT, PYTHON, REPO, one_document_index, subprocess_env
+from .conftest import AI_USE_PARAPHRASE, ANNOUNCEMENT, PYTHON, REPO, metropolises_ai_share, one_document_index, subprocess_env
 
 CYBER = "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?"
 
@@ -381,6 +381,73 @@ def test_cli_json_answer_and_exit_codes(corpus_index):
 def test_cli_without_index_says_to_run_ingest(tmp_path):
     result = run_cli("--index", str(tmp_path / "none"), CYBER)
     assert result.returncode == 2 and "python -m ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_reads_a_follow_up_with_its_conversation_file(corpus_index, corpus_assistant, tmp_path):
+    """After a paraphrase of « Quelle part des collectivités a déjà eu recours à l'IA en 2023 ? »,
+    « Et parmi les métropoles ? » gets the métropoles' share, and says how it was read."""
+    figure = metropolises_ai_share()
+    follow_up = "Et parmi les métropoles ?"
+    # Plain text: the earlier questions, one a line.
+    questions = tmp_path / "conversation.txt"
+    questions.write_text(f"{AI_USE_PARAPHRASE}\n", encoding="utf-8")
+    result = run_cli("--index", str(corpus_index), "--conversation", str(questions), follow_up)
+    assert result.returncode == 0, result.stderr
+    understood, answer = result.stdout.split("\n", 1)
+    assert understood.startswith("Question comprise : ") and "métropoles" in understood, result.stdout
+    assert contains(answer, figure), result.stdout
+
+    # The turns of Assistant.ask(history=...), in JSON (the assistant's answer included), with a
+    # document filter: the payload holds the question as typed and as read.
+    turns = [{"role": "user", "content": AI_USE_PARAPHRASE}, {"role": "assistant", "content": corpus_assistant.ask(AI_USE_PARAPHRASE).text}]
+    conversation = tmp_path / "conversation.json"
+    conversation.write_text(json.dumps(turns, ensure_ascii=False), encoding="utf-8")
+    result = run_cli("--index", str(corpus_index), "--conversation", str(conversation), "--doc", "barometre-data-publica-2023", "--json", follow_up)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["question"] == follow_up and payload["asked"] and "métropoles" in payload["asked"], payload
+    assert contains(payload["text"], figure), payload["text"]
+    assert payload["citations"] and {c["doc_id"] for c in payload["citations"]} == {"barometre-data-publica-2023"}
+
+    # A question read as typed: no « Question comprise ».
+    alone = run_cli("--index", str(corpus_index), "--doc", "note-conjoncture-2024-annonce", CYBER)
+    assert alone.returncode == 0 and "Question comprise" not in alone.stdout and contains(alone.stdout, "17 %"), alone.stdout
+    unknown = run_cli("--index", str(corpus_index), "--doc", "rapport-inconnu", CYBER)
+    assert unknown.returncode == 2 and "document inconnu « rapport-inconnu »" in unknown.stderr and "barometre-data-publica-2023" in unknown.stderr, unknown.stderr
+
+
+def test_conversation_files_in_yaml_json_and_text_read_alike(tmp_path):
+    from assistant.conversation import read_conversation
+
+    turns = [{"role": "user", "content": AI_USE_PARAPHRASE}, {"role": "assistant", "content": "27% des collectivités [1]"}]
+    (tmp_path / "c.yaml").write_text(f"- role: user\n  content: {AI_USE_PARAPHRASE}\n- role: assistant\n  content: 27% des collectivités [1]\n", encoding="utf-8")
+    (tmp_path / "c.json").write_text(json.dumps(turns), encoding="utf-8")
+    (tmp_path / "c.txt").write_text(f"\n{AI_USE_PARAPHRASE}\n\n", encoding="utf-8")
+    (tmp_path / "vide.json").write_text("", encoding="utf-8")
+    assert read_conversation(tmp_path / "c.yaml") == read_conversation(tmp_path / "c.json") == turns
+    assert read_conversation(tmp_path / "c.txt") == turns[:1]
+    assert read_conversation(tmp_path / "vide.json") == [], "a conversation not started yet"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("absente.json", None, "fichier introuvable"),
+        ("tronquee.json", '[{"role": "user", "content": "Quelle part ?"', "JSON illisible (ligne 1"),
+        ("objet.json", '{"role": "user", "content": "Quelle part ?"}', "une liste de tours"),
+        ("roles.yaml", "- role: robot\n  content: Quelle part ?\n", "tour 1 : rôle « robot » inconnu"),
+        ("sans-texte.yaml", "- role: user\n  content: Quelle part ?\n- role: assistant\n", "tour 2 : le texte du tour (content) manque"),
+        ("cassee.yaml", "- role: user\n  content: [Quelle part\n", "YAML illisible"),
+    ],
+)
+def test_cli_refuses_a_missing_or_malformed_conversation_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = run_cli("--index", str(tmp_path / "index"), "--conversation", str(path), "Et les métropoles ?")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith(f"erreur : conversation « {path} »") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == "", "one French line, no traceback"
 
 
 BACKUP_GUIDE = """# Guide de continuité du service informatique

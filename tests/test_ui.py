@@ -28,6 +28,7 @@ from evals.procs import stop, wait_http
 
 from .fake_llm import FakeLLMServer, figures_reader
 from .conftest import (
+    AI_USE_PARAPHRASE,
     ANNOUNCEMENT,
     SCREENSHOTS,
     BAROMETER_PDF,
@@ -35,6 +36,7 @@ from .conftest import (
     PYTHON,
     REPO,
     free_port,
+    metropolises_ai_share,
     subprocess_env,
 )
 
@@ -479,6 +481,24 @@ def test_browser_follow_up_and_abstention(server, page):
 
 
 @pytest.mark.browser
+def test_browser_follow_up_after_a_paraphrase_gives_the_subgroup_figure(server, page):
+    """A newcomer's wording first, then « Et pour les métropoles ? »: the métropoles' share, and
+    the question as the assistant read it, shown under the answer."""
+    from assistant.figures import contains
+
+    open_ui(page, server.url)
+    first = ask(page, "En 2023, quelle proportion des collectivités avait déjà expérimenté l'intelligence artificielle ?")
+    assert "[1]" in first and "Question comprise" not in first, first
+    follow_up = ask(page, "Et pour les métropoles ?")
+    assert contains(follow_up, metropolises_ai_share()), follow_up
+    understood = page.locator('#nr-chat [data-testid="bot"]').last.locator(".nr-msg-asked")
+    assert understood.count() == 1, follow_up
+    read = understood.inner_text()
+    assert read.startswith("Question comprise : ") and "métropoles" in read and "intelligence artificielle" in read, read
+    assert "Question comprise" not in page.inner_text("#nr-sources"), "said once, under the answer"
+
+
+@pytest.mark.browser
 def test_browser_document_filter_restricts_the_sources(server, page):
     open_ui(page, server.url)
     # Every filter starts on « Tous » (« Toutes » for the year): no filter.
@@ -613,6 +633,36 @@ def test_api_ask_takes_filters_and_k_and_returns_no_server_path(server):
         api.predict(question, k=0, api_name="/ask")
 
 
+def test_chat_and_api_read_a_follow_up_with_the_earlier_turns(server):
+    """The chat passes its earlier turns, the assistant's answers included, as the history
+    Assistant.ask takes; the API takes the same history, and refuses a malformed one in French."""
+    import ui
+
+    from assistant.figures import contains
+
+    handlers = ui.Handlers(server.assistant)
+    conv = None
+    for question in (AI_USE_PARAPHRASE, "Et parmi les métropoles ?"):
+        for _, _, _, _, conv, _ in handlers.respond(question, conv, "extractive", ui.ALL, ui.ALL, ui.ALL, None):
+            pass
+    first, follow_up = (record for record in conv["records"] if record)
+    assert conv["history"] == [
+        {"role": "user", "content": AI_USE_PARAPHRASE},
+        {"role": "assistant", "content": first["text"]},
+        {"role": "user", "content": "Et parmi les métropoles ?"},
+        {"role": "assistant", "content": follow_up["text"]},
+    ]
+    assert first["asked"] is None and follow_up["asked"] and contains(follow_up["text"], metropolises_ai_share()), follow_up
+
+    api = client(server.url)
+    result = api.predict("Et pour les métropoles ?", history=conv["history"][:2], api_name="/ask")
+    assert result["question"] == "Et pour les métropoles ?" and "métropoles" in (result["asked"] or ""), result
+    assert contains(result["text"], metropolises_ai_share()), result["text"]
+    assert api.predict("Et pour les métropoles ?", api_name="/ask")["asked"] is None, "no history: nothing to read it with"
+    with pytest.raises(Exception, match="Historique, tour 1 : rôle « robot » inconnu"):
+        api.predict("Et pour les métropoles ?", history=[{"role": "robot", "content": "Bonjour"}], api_name="/ask")
+
+
 def test_load_eight_simultaneous_clients(server):
     questions = [KNOWN_FIGURES[i % len(KNOWN_FIGURES)] for i in range(8)]
     barrier = threading.Barrier(len(questions))
@@ -714,6 +764,11 @@ def test_answer_and_sources_say_each_thing_once_and_no_server_path():
     public = ui.public_answer(Answer(question="q ?", text="x [1]", citations=[replace(citation, source="/srv/x.md", file_path="/srv/x.md")]))
     assert public["citations"][0]["file_path"] is None and public["citations"][0]["source"] == ""
     # A draft the checks refused: a sentence a newcomer reads; the checker's words in the ⓘ.
+    # A follow-up read with the conversation: the question understood, once, under the answer.
+    understood = replace(answer, question="Et les métropoles ?", asked="Quelle part des collectivités a eu recours à l'IA, pour les métropoles ?").to_dict()
+    bubble = ui.answer_markdown(understood)
+    assert bubble.count("Question comprise : Quelle part des collectivités a eu recours à l'IA, pour les métropoles ?") == 1, bubble
+    assert "Question comprise" not in ui.sources_html(understood) and "Question comprise" not in ui.answer_markdown(record)
     kept = replace(answer, fallback_from="local", mode="extractive", notice="Chiffre de la citation omis : 21 : réponse extractive conservée.").to_dict()
     bubble = ui.answer_markdown(kept)
     assert ui.KEPT_QUOTE in bubble and "Chiffre de la citation omis" in ui.answer_info(kept)
