@@ -212,12 +212,12 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         # that drops a quoted figure does.
         return "réponse qui omet une partie des extraits de la liste ou de l'explication"
     if selection is not None:
-        quoted = set().union(*(_values(e.text, question) for e in selection.evidence)) if selection.evidence else set()
+        quoted = set().union(*(_values(e.text, question) for e in selection.core_evidence)) if selection.core_evidence else set()
         dropped = quoted - _values(grounded.text, question)
         if dropped:
             shown = ", ".join(f"{v:g}" for v in sorted(dropped))
             return f"chiffre de la citation omis : {shown}"
-        for evidence in selection.evidence:
+        for evidence in selection.core_evidence:
             for aside in asides(evidence.text):
                 if not contains(plain, aside) and not contains(question.asked, aside):
                     return f"précision entre parenthèses omise : « {aside} »"

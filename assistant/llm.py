@@ -98,6 +98,7 @@ class EvidenceUnit:
     selected: bool
     header: str  # "baromètre 2023, p. 12": what the unit comes from, read by the model
     passage: Any = None  # the retrieved passage (ScoredChunk) it is cited in
+    unit_id: str = ""  # the unit's record id in the index
 
 
 def reply_schema(n_units: int) -> dict[str, Any]:

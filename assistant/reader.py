@@ -57,7 +57,7 @@ FEATURES: tuple[str, ...] = (
     # What a span's shape is worth depends on what is asked: a list question wants the lead-in
     # and its items, a figure question one sentence. Products of the kind asked and the shape
     # let a linear ranker learn both.
-    "list_units", "list_whole", "list_lead", "reason_units", "definition_units", "measured_units", "who_short", "restated_then",
+    "list_units", "list_whole", "list_lead", "reason_units", "definition_units", "measured_units", "who_short",
     # A span whose first unit does not hold what is asked and whose next units do: the topic
     # sentence and the figure, the advice and its reason, the lead-in and its items.
     "completes_kind", "reason_open", "list_open",
@@ -425,7 +425,6 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "definition_units": several if "definition" in question.asks else 0.0,
             "measured_units": several if question.asks & MEASURED else 0.0,
             "who_short": features["short_first"] if "who" in question.asks else 0.0,
-            "restated_then": features["restates"] * float(len(units) > 1) if not english else math.nan,
             "completes_kind": float(any(not first.kinds[k] and any(u.kinds[k] for u in units[1:]) for k in question.asks)),
             "reason_open": float("reason" in question.asks and not first.kinds["reason"] and len(units) > 1),
             "list_open": float("list" in question.asks and first.record.kind not in ("list", "row") and len(units) > 1),
@@ -450,8 +449,9 @@ class ReaderModel:
       of the scores gives each span its share.
     - The gate is a logistic model over GATE_FEATURES of the best span: the probability that
       the documents answer at all. Under ``abstain_below`` the assistant abstains.
-    - ``extra_ratio``: another span (not overlapping) is quoted when its share reaches this
-      fraction of the best one's; ``extend_ratio``: a longer span holding the best one replaces
+    - ``extra_score``: another span (not overlapping) is quoted beside the best one when its
+      ranker score reaches this value (an absolute score: a weak span stays out however few
+      spans there are); ``extend_ratio``: a longer span that starts with the best one replaces
       it when its share reaches this fraction of the best one's.
     """
 
@@ -464,7 +464,7 @@ class ReaderModel:
     gate_weights: np.ndarray
     gate_bias: float
     abstain_below: float
-    extra_ratio: float
+    extra_score: float
     extend_ratio: float
     meta: dict = field(default_factory=dict)
 
@@ -492,7 +492,7 @@ class ReaderModel:
             "gate_weights": rounded(self.gate_weights),
             "gate_bias": round(float(self.gate_bias), 6),
             "abstain_below": round(float(self.abstain_below), 4),
-            "extra_ratio": round(float(self.extra_ratio), 4),
+            "extra_score": round(float(self.extra_score), 4),
             "extend_ratio": round(float(self.extend_ratio), 4),
             **self.meta,
         }
@@ -503,11 +503,11 @@ class ReaderModel:
             raise ValueError("poids du lecteur obsolètes : relancez « python -m evals calibrate »")
         array = lambda key: np.asarray(data[key], dtype=np.float64)  # noqa: E731
         known = {"version", "backend", "features", "mean", "scale", "weights", "gate_features", "gate_mean", "gate_scale", "gate_weights",
-                 "gate_bias", "abstain_below", "extra_ratio", "extend_ratio"}
+                 "gate_bias", "abstain_below", "extra_score", "extend_ratio"}
         return cls(
             backend=data["backend"], mean=array("mean"), scale=array("scale"), weights=array("weights"),
             gate_mean=array("gate_mean"), gate_scale=array("gate_scale"), gate_weights=array("gate_weights"),
-            gate_bias=float(data["gate_bias"]), abstain_below=float(data["abstain_below"]), extra_ratio=float(data["extra_ratio"]),
+            gate_bias=float(data["gate_bias"]), abstain_below=float(data["abstain_below"]), extra_score=float(data["extra_score"]),
             extend_ratio=float(data["extend_ratio"]), meta={k: v for k, v in data.items() if k not in known},
         )
 
@@ -581,18 +581,30 @@ class Selection:
     reason: str = ""
     support: float = 0.0  # the gate's probability that the documents answer
     unanswered: list[str] = field(default_factory=list)  # parts of a compound question left unanswered
+    # The spans that answer (the best one, each year's, each part's), as against those quoted
+    # beside them as related passages: a written answer must keep what these say.
+    core: list[Span] = field(default_factory=list)
 
     @property
     def evidence(self) -> list[Evidence]:
         """Every quoted unit, in quoting order, with the passage it is cited in."""
-        seen: set[str] = set()
-        found: list[Evidence] = []
-        for span in self.spans:
-            for unit in span.units:
-                if unit.record.id not in seen:
-                    seen.add(unit.record.id)
-                    found.append(Evidence(unit.record, unit.passage))
-        return found
+        return _units_of(self.spans)
+
+    @property
+    def core_evidence(self) -> list[Evidence]:
+        """The units of the spans that answer (all quoted spans when none is told apart)."""
+        return _units_of(self.core or self.spans)
+
+
+def _units_of(found: list[Span]) -> list[Evidence]:
+    seen: set[str] = set()
+    units: list[Evidence] = []
+    for span in found:
+        for unit in span.units:
+            if unit.record.id not in seen:
+                seen.add(unit.record.id)
+                units.append(Evidence(unit.record, unit.passage))
+    return units
 
 
 def select(question: Question, ranked: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> Selection:
@@ -603,34 +615,40 @@ def select(question: Question, ranked: list[Span], model: ReaderModel, max_spans
     support = model.answerable(gate_row(usable))
     if support < model.abstain_below:
         return Selection([], True, "les passages trouvés ne répondent pas à la question", support)
-    return Selection(choose(question, usable, model, max_spans), False, "", support)
+    chosen, core = choose(question, usable, model, max_spans)
+    return Selection(chosen, False, "", support, core=core)
 
 
-def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> list[Span]:
-    """The spans an answer quotes, once the gate let it answer (``usable``: best first).
+def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> tuple[list[Span], list[Span]]:
+    """The spans an answer quotes (in reading order) and those of them that answer, once the
+    gate let it answer (``usable``: best first).
 
-    - The best span, or a longer span holding it whose share comes close (``extend_ratio``):
-      the claim and the reason after it, the lead-in and all its list.
+    - The best span, or a longer span that starts with it whose share comes close
+      (``extend_ratio``): the claim and the reason after it, the lead-in and all its list.
     - A question naming several years compares them: each year's best span.
-    - Other spans, not overlapping, whose share reaches ``extra_ratio`` of the best one's.
+    - Other spans, not overlapping, whose score reaches ``extra_score``.
     """
     best = usable[0]
-    longer = [s for s in usable[1:] if set(best.key) < set(s.key) and s.probability >= model.extend_ratio * best.probability]
+    longer = [
+        s for s in usable[1:]
+        if s.key[: len(best.key)] == best.key and len(s.key) > len(best.key) and s.probability >= model.extend_ratio * best.probability
+    ]
     chosen = [longer[0] if longer else best]
     for year in question.years if len(question.years) > 1 else ():
         if not any(s.anchor.chunk.year == year or str(year) in s.text for s in chosen):
             of_year = next((s for s in usable if (s.anchor.chunk.year == year or str(year) in s.text) and not any(s.overlaps(c) for c in chosen)), None)
             if of_year is not None:
                 chosen.append(of_year)
+    core = list(chosen)
     for span in usable[1:]:
         if len(chosen) >= max_spans:
             break
-        if span.probability < model.extra_ratio * best.probability:
+        if span.score < model.extra_score:
             break
         if any(span.overlaps(c) or _same_text(span.text, c.text) for c in chosen):
             continue
         chosen.append(span)
-    return _reading_order(chosen)
+    return _reading_order(chosen), core
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -688,11 +706,11 @@ def merge_parts(parts: list[tuple[str, Selection]]) -> Selection:
         if selection.abstain or not selection.spans:
             unanswered.append(text)
             continue
-        best = max(selection.spans, key=lambda s: s.score)
+        best = (selection.core or selection.spans)[0]
         if not any(best.overlaps(c) for c in chosen):
             chosen.append(best)
     if not chosen:
         supports = [s.support for _, s in parts]
         return Selection([], True, "les passages trouvés ne répondent à aucune partie de la question", max(supports, default=0.0))
-    return Selection(chosen, False, "", min(s.support for _, s in parts if not s.abstain), unanswered)
+    return Selection(chosen, False, "", min(s.support for _, s in parts if not s.abstain), unanswered, core=list(chosen))
 

@@ -392,7 +392,8 @@ class Assistant:
         # Reading the passages, the model may rightly answer from units the quote did not use:
         # only the checks that hold for any answer apply. Reading the selection, it rephrases the
         # quote and must keep what the quote says.
-        quoted = [u.n for u in units if u.selected] if reading == "selection" else []
+        core = {e.unit.id for e in selection.core_evidence}
+        quoted = [u.n for u in units if u.unit_id in core] if reading == "selection" else []
         problem = replacement_problem(grounded, analysis, selection if reading == "selection" else None, quoted)
         if problem:
             yield self._kept(first, mode, f"la réponse rédigée n'a pas été retenue ({problem})", started, timings)
@@ -471,7 +472,7 @@ class Assistant:
             for j in sorted(keep):
                 clean = sanitize_passage(ordered[j].text).strip()
                 if clean:
-                    units.append(EvidenceUnit(len(units) + 1, chunk_id, clean, ordered[j].id in selected, header, passage))
+                    units.append(EvidenceUnit(len(units) + 1, chunk_id, clean, ordered[j].id in selected, header, passage, ordered[j].id))
         return units
 
     #: Units read on each side of a selected unit in the "selection" reading.

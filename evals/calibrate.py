@@ -49,8 +49,12 @@ from .splits import SPLITS, build_split_index
 FOLDS = 5  # cross-validation over questions
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
+# A short answer: the quoting ratios are chosen for the best accuracy among those quoting, on
+# average, at most three units (sentences, list parts, table rows) per answered question: what a
+# reader takes in at a glance. Quoting more always finds more expected facts somewhere in the
+# answer, and would be chosen without this bound.
+MEAN_UNITS_BUDGET = 3.0
 EXTEND_RATIOS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)  # 1.01: never
-EXTRA_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # share of the best span's
 RRF_GRID = (5, 10, 15, 20, 30, 40, 60, 100)  # 60: the constant of the original RRF paper
 RETRIEVAL_DEPTH = 10
 
@@ -373,7 +377,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
-    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.0, 1.01)
+    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, math.inf, 1.01)
 
     # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
     # gate did not learn from: each training question is answered by the models fitted on the
@@ -384,7 +388,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
         w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
         keep = gate_q % FOLDS != fold
         gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), 1.0)
-        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.0, 1.01))
+        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, math.inf, 1.01))
     answering = [fold_models[index % FOLDS] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
         g.spans[:] = score(g.spans, fold_model)
@@ -394,22 +398,28 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     # shorter answers). The threshold is the middle of the range that reaches the best accuracy,
     # not its edge: a tie-break on answer length would push it to the highest threshold that
     # still scores, abstaining on every new question slightly less supported than the training ones.
+    # Scores an extra span may need: from quoting every span to quoting none, on the scale of
+    # the best spans' out-of-fold scores (the deciles of the training questions' best scores).
+    best_scores = np.array([g.spans[0].score for g in gathered if g.spans])
+    extra_grid = (-math.inf, *np.round(np.quantile(best_scores, np.linspace(0.0, 1.0, 11)), 4), math.inf)
     best_key, best_choice = None, None
     for extend in EXTEND_RATIOS:
-        for extra in EXTRA_RATIOS:
-            found = outcomes(questions, gathered, [replace(m, extra_ratio=extra, extend_ratio=extend) for m in answering])
+        for extra in extra_grid:
+            found = outcomes(questions, gathered, [replace(m, extra_score=extra, extend_ratio=extend) for m in answering])
             scored = [(accuracy_at(found, t), t) for t in THRESHOLDS]
             top = max(round(a, 6) for (a, _), _ in scored)
             reaching = [t for (a, _), t in scored if round(a, 6) == top]
             threshold = reaching[(len(reaching) - 1) // 2]
             accuracy, units = accuracy_at(found, threshold)
             key = (round(accuracy, 6), -round(units, 6))
+            if units > MEAN_UNITS_BUDGET:
+                continue  # longer answers would say more than a reader takes in
             if best_key is None or key > best_key:
                 best_key, best_choice = key, (threshold, extra, extend)
     assert best_choice is not None and best_key is not None
     threshold, extra, extend = best_choice
     accuracy = best_key[0]
-    model = replace(model, abstain_below=threshold, extra_ratio=extra, extend_ratio=extend)
+    model = replace(model, abstain_below=threshold, extra_score=float(extra), extend_ratio=extend)
     model.meta = {
         "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
         "fitted_on": {
@@ -445,7 +455,8 @@ def main(argv: list[str]) -> int:
     fusion = result["fusion"]
     print(f"fusion écrite dans {fusion['file']} : k = {fusion['rrf_k']} (hit@5, MRR d'entraînement {fusion['train_hit_at_5_and_mrr'][str(fusion['rrf_k'])]})")
     print(f"poids écrits dans {result['file']}")
-    print(f"  abstention sous p = {result['abstain_below']}, autre extrait cité à {result['extra_ratio']} × le meilleur")
+    print(f"  abstention sous p = {result['abstain_below']}, autre extrait cité au-dessus du score {result['extra_score']}, "
+          f"extrait prolongé à {result['extend_ratio']} × le meilleur")
     print(f"  L2 = {result['l2']}, exactitude d'entraînement hors pli {result['train_answer_accuracy_out_of_fold']:.1%}, {result['fitted_on']['spans']} extraits candidats")
     print("  classement :")
     for name, weight in sorted(zip(result["features"], result["weights"]), key=lambda item: -abs(item[1])):
