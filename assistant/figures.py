@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A citation marker "[2]" or "[1, 3]" (group 1: the numbers): never a figure.
-MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+from ingest.patterns import is_year, without_citations
+
 # 1 200 / 1.200 / 10.000 (thousands), 3,5 / 3.5 (decimals), 21 (integers), then an optional unit.
 _NUMBER = re.compile(
     r"(?<![\w.,])(?P<value>\d{1,3}(?:[ \u00a0\u202f.]\d{3})+(?![\d])|\d+(?:[.,]\d+)?)"
@@ -36,7 +36,7 @@ def _value(raw: str) -> float:
 
 def find_figures(text: str) -> list[Figure]:
     """Every figure of ``text``, citation markers excluded."""
-    text = MARKER.sub(" ", text)
+    text = without_citations(text)  # the [n] markers are not figures
     figures: list[Figure] = []
     for match in _NUMBER.finditer(text):
         unit = (match.group("unit") or "").strip().lower()
@@ -53,7 +53,7 @@ def unsupported_figures(answer_text: str, passages: list[str], question: str = "
     in_passages = [f for p in passages for f in find_figures(p)]
     any_value = {f.value for f in in_passages}
     counts = {f.value for f in in_passages if not f.is_percent}
-    counts |= {f.value for f in find_figures(question) if 1950 <= f.value <= 2100 and not f.is_percent}
+    counts |= {f.value for f in find_figures(question) if is_year(f.value) and not f.is_percent}
     missing: list[str] = []
     for figure in find_figures(answer_text):
         # A percentage may come from "25 et 23 %"; a count must be a count in the passage:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from ingest.text import split_sentences
 
-from ingest.patterns import NAME
+from ingest.patterns import CITATION, END_PUNCTUATION, NAME, cited_numbers, without_citations
 
 from .reader import Selection
 from .extractive import abstention_text
-from .figures import MARKER, contains, find_figures, unsupported_figures
+from .figures import contains, find_figures, unsupported_figures
 from .lexical import detect_language, key_terms, tokens
 from .question import Question
 
@@ -56,24 +56,20 @@ def ground(reply: str, passages: list[str], language: str, strict: bool = False,
         valid = [n for n in numbers if 1 <= n <= len(passages)]
         return "".join(f"[{n}]" for n in dict.fromkeys(valid))
 
-    reply = MARKER.sub(keep_valid, reply)
+    reply = CITATION.sub(keep_valid, reply)
     leading = re.match(r"^\s*((?:\[\d+\])+)\s*(\S.*)$", reply, re.DOTALL)
     sentences = split_sentences(leading.group(2) if leading else reply)
     if leading and sentences:  # "[1] 17 % des…" reads better as "17 % des… [1]."
         sentences[0] = _append_markers(sentences[0], [int(n) for n in re.findall(r"\d+", leading.group(1))])
     repaired: list[str] = []
     for sentence in sentences:
-        if not MARKER.search(sentence):
+        if not CITATION.search(sentence):
             best = _best_passage(sentence, passages)
             if best is not None:
                 sentence = _append_markers(sentence, [best])
         repaired.append(sentence)
 
-    cited: list[int] = []
-    for match in MARKER.finditer(" ".join(repaired)):
-        for n in re.split(r"\s*[,;]\s*", match.group(1)):
-            if int(n) not in cited:
-                cited.append(int(n))
+    cited = cited_numbers(" ".join(repaired))
     cited_passages = [passages[n - 1] for n in cited]
     unsupported = unsupported_figures(" ".join(repaired), cited_passages, question)
     if strict and unsupported:
@@ -87,7 +83,7 @@ def unsupported_names(text: str, cited: list[str], question: str = "") -> list[s
     """Names and acronyms of ``text`` (« l'INSEE », « Météo France ») that neither a cited passage
     nor the question writes: after figures, the claims a reader checks first (who produces,
     who said). Read from capitals, the same way for any document (``ingest.patterns.NAME``)."""
-    plain = MARKER.sub(" ", text)
+    plain = without_citations(text)
     sources = [question, *cited]
     unsupported: dict[str, None] = {}
     for match in NAME.finditer(plain):
@@ -114,18 +110,10 @@ def _best_passage(sentence: str, passages: list[str]) -> int | None:
 
 def _append_markers(sentence: str, numbers: list[int]) -> str:
     markers = "".join(f"[{n}]" for n in numbers)
-    match = re.search(r"([.!?…]+)\s*$", sentence)
+    match = re.search(rf"({END_PUNCTUATION})\s*$", sentence)
     if match:
         return f"{sentence[: match.start()]} {markers}{match.group(1)}"
     return f"{sentence} {markers}"
-
-
-def renumber(text: str, cited: list[int]) -> str:
-    """Markers renumbered 1..m in order of first citation (citations list uses the same order)."""
-    mapping = {old: new for new, old in enumerate(cited, start=1)}
-    return MARKER.sub(
-        lambda m: "".join(f"[{mapping[int(x)]}]" for x in re.split(r"\s*[,;]\s*", m.group(1)) if int(x) in mapping), text
-    )
 
 
 def _values(text: str, question: Question) -> set[float]:
@@ -201,7 +189,7 @@ def replacement_problem(grounded: Grounded, question: Question, selection: Selec
         return f"chiffre absent des extraits cités : {', '.join(grounded.unsupported)}"
     if grounded.unsupported_names:
         return f"nom absent des extraits cités : {', '.join(grounded.unsupported_names)}"
-    plain = MARKER.sub(" ", grounded.text)
+    plain = without_citations(grounded.text)
     if detect_language(plain) != question.language:
         return "réponse dans une autre langue que la question"
     if selected_units and not set(grounded.cited) & set(selected_units):

@@ -34,7 +34,7 @@ QUESTION_WORDS_FR = {
     "savoir", "connaître", "côté", "chose", "choses", "type", "types", "sorte", "genre",
     "exemple", "exemples", "principal", "principaux", "principale", "principales", "plutôt", "surtout",
     "montre", "montrent", "ressort", "rapporte", "raconte", "évoque", "évoquent", "présente", "présentent",
-    "concerne", "concernent", "si", "seulement", "uniquement", "guide", "quoi", "donné", "donnée",
+    "concerne", "concernent", "si", "seulement", "uniquement", "quoi",
 }
 QUESTION_WORDS_EN = {
     "what", "which", "who", "whom", "when", "where", "why", "how", "many", "much", "percentage", "share",

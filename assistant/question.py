@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ingest.patterns import YEAR, years_in
+from ingest.patterns import NAMED_WORD, YEAR, years_in
 
 from .answer_kinds import DISTINCT_KINDS, QUAND, asked_kinds
 from .lexical import detect_language, key_terms
@@ -126,13 +126,13 @@ def is_follow_up(question: str) -> bool:
     stripped = question.strip()
     lead = _FOLLOW_UP_LEAD.match(stripped)
     rest = stripped[lead.end():] if lead and lead.end() > 0 else stripped
-    names_subject = bool(re.search(r"\b[A-Z]{2,}\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Þ][a-zà-ÿ]{2,}", rest))
+    names_subject = bool(NAMED_WORD.search(rest))  # a name, an acronym, a number (a year)
     own_question = bool(_INTERROGATIVE.match(rest))
     if lead and lead.end() > 0:
         # « Et les métropoles ? », « Et pourquoi ? »; not « Et qu'est-ce qu'un CSIRT ? », a
         # question of its own that names its subject
         return not (own_question and (names_subject or len(key_terms(rest)) >= 2))
-    return len(key_terms(question)) <= 1 and not names_subject and not YEAR.search(stripped)
+    return len(key_terms(question)) <= 1 and not names_subject
 
 
 def rewrite_follow_up(question: str, previous: str) -> str:

@@ -68,13 +68,13 @@ LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restate
 # ``typed_gap``: how far the best span holding the kind of answer asked scores below the best
 # span overall (the topic is there, the fact asked may not be).
 GATE_FEATURES: tuple[str, ...] = (
-    "top_score", "top_margin", "typed_gap", "sim_best", "passage_dense", "coverage_context", "own_coverage", "has_focus",
-    "asks_unmet", "english", "year_unknown", "unknown_terms", "unknown_name",
+    "top_score", "top_margin", "typed_gap", "no_typed", "sim_best", "passage_dense", "coverage_context", "own_coverage", "has_focus",
+    "english", "year_unknown", "unknown_name",
 )
-# Signals of the question against the whole index (the same for all its spans): what share of
-# its terms no indexed document uses, and whether a name, an acronym or a number it writes is
-# nowhere in them (« ANSSI », « 2031 »): the fact asked cannot be there. The gate reads them.
-QUESTION_SIGNALS = ("unknown_terms", "unknown_name")
+# A signal of the question against the whole index (the same for all its spans): whether a
+# name, an acronym or a number it writes is nowhere in the documents (« ANSSI », « 2031 »): the
+# fact asked cannot be there. (The share of its common words the documents never use depends on
+# how many documents are indexed, one guide or a hundred: it is not read.)
 
 # Span shapes, bounded so that an answer stays short: a window of up to three units, a list or a
 # table of up to twelve parts, a section's run of up to six units, never more than 1,500
@@ -333,7 +333,6 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
     quoted = {r.record.id for r in found if said and r.terms and len(r.terms & said) / len(r.terms) >= 0.8}
     english = question.language == "en"
     named_terms = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
-    unknown_terms = sum(t not in idf for t in question.terms) / len(question.terms) if question.terms else 0.0
     unknown_name = float(any(t not in idf for t in named_terms))
     asks_plan = bool(PLAN.search(question.asked))
     specific = specific_kinds(question.asks)
@@ -413,7 +412,6 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "year_unknown": float(bool(question.years) and not year_known),
             "previous_answer": float(any(u.record.id in quoted for u in units)),
             "english": float(english),
-            "unknown_terms": unknown_terms if not english else math.nan,
             "unknown_name": unknown_name,
         }
         several = float(len(units))
@@ -541,15 +539,16 @@ def score(found: list[Span], model: ReaderModel) -> list[Span]:
 
 def gate_row(usable: list[Span]) -> np.ndarray:
     """What the gate reads: the best usable span's signals, how far it stands out from the next
-    span that does not overlap it, and how far below it the best span holding the kind of
-    answer asked scores (the topic is there, the fact asked may not be)."""
+    span that does not overlap it, how far below it the best span holding the kind of answer
+    asked scores (the topic is there, the fact asked may not be), and whether no span holds it
+    at all (a figure asked, none in any passage)."""
     best = usable[0]
     rival = next((s for s in usable[1:] if not s.overlaps(best)), None)
     margin = best.score - rival.score if rival is not None else 1.0
     # no span holds it: as far below as the question's weakest span (``usable`` is best first)
-    typed = next((s for s in usable if not s.features["asks_unmet"]), usable[-1])
-    gap = best.score - typed.score
-    values = {"top_score": best.score, "top_margin": margin, "typed_gap": gap, **best.features}
+    typed = next((s for s in usable if not s.features["asks_unmet"]), None)
+    gap = best.score - (typed or usable[-1]).score
+    values = {"top_score": best.score, "top_margin": margin, "typed_gap": gap, "no_typed": float(typed is None), **best.features}
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
 
 

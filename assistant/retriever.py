@@ -69,7 +69,6 @@ class _LoadedGeneration:
     by_id: dict[str, StoredChunk]
     bm25: Any  # ``get_scores(stems) -> np.ndarray`` over ``chunks`` (index_cache.SparseBM25)
     idf: dict[str, float]
-    filters_values: dict[str, list[Any]] = field(default_factory=dict)
     stale: int = 0  # records of unlisted versions dense search met among its nearest (it asks for more)
     source: str = ""  # where the lexical index came from: "disk" or "built"
     _acronyms: dict[str, str] | None = None
@@ -197,12 +196,7 @@ class HybridRetriever:
                 return self._loaded
             index = self.cache.load(generation)  # chunks + BM25, from this machine's cache when it can
             chunks = index.chunks
-            values = {
-                "kind": sorted({c.kind for c in chunks}),
-                "year": sorted({c.year for c in chunks if c.year is not None}),
-                "doc_id": sorted({c.doc_id for c in chunks}),
-            }
-            self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, index.bm25, index.idf, values, 0, index.source)
+            self._loaded = _LoadedGeneration(generation, chunks, {c.id: c for c in chunks}, index.bm25, index.idf, 0, index.source)
             if self._explicit_embeddings is None and (self._embeddings is None or self._embeddings.name != generation.embeddings_name):
                 self._embeddings = get_embeddings(generation.embeddings_name)  # rebuilt with another backend
             return self._loaded
@@ -226,10 +220,6 @@ class HybridRetriever:
             self.refresh()
         assert self._embeddings is not None
         return self._embeddings
-
-    def filter_values(self) -> dict[str, list[Any]]:
-        """Values present in the index for each filter (for the UI's drop-downs)."""
-        return self.refresh().filters_values
 
     def documents(self) -> list[tuple[str, str, str, int | None]]:
         """(doc_id, title, kind, year) of every indexed document."""

@@ -21,7 +21,6 @@ documents only. ``reserve`` documents are kept for the next sealed batches: used
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.models import file_sha256
 from ingest.settings import PROJECT_ROOT, get_settings
 
 EVALS = Path(__file__).resolve().parent
@@ -89,14 +89,6 @@ def cache_dir() -> Path:
     return Path(get_settings().index_dir) / "eval-documents"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def locate(document: Document) -> Path:
     """The verified file of ``document`` (in the repository, or in the cache)."""
     path = PROJECT_ROOT / document.path if document.path else cache_dir() / document.cache_name
@@ -104,7 +96,7 @@ def locate(document: Document) -> Path:
         raise DocumentMissing(
             f"{document.id} : fichier absent ({path}) ; lancez « python -m evals documents » pour le récupérer"
         )
-    if sha256_of(path) != document.sha256:
+    if file_sha256(path) != document.sha256:
         raise DocumentMissing(f"{document.id} : l'empreinte SHA-256 de {path} ne correspond pas au manifeste")
     return path
 
@@ -153,7 +145,7 @@ def fetch(document: Document, source_folder: Path | None = None, mirror_root: Pa
         locate(document)
         return "ok", "dépôt"
     target = cache_dir() / document.cache_name
-    if target.is_file() and sha256_of(target) == document.sha256:
+    if target.is_file() and file_sha256(target) == document.sha256:
         return "ok", "cache"
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as handle:
@@ -172,7 +164,7 @@ def fetch(document: Document, source_folder: Path | None = None, mirror_root: Pa
             except (urllib.error.URLError, TimeoutError, OSError) as error:
                 return "absent", f"téléchargement impossible ({getattr(error, 'reason', error)})"
             origin = document.url or ""
-        if sha256_of(temporary) != document.sha256:
+        if file_sha256(temporary) != document.sha256:
             return "refusé", f"SHA-256 différent ({origin})"
         os.replace(temporary, target)
         return "ok", origin

@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 
 from .models import Block, UnitKind
+from .patterns import announces, ends_sentence
 from .text import collapse, split_sentences
 
 # A list part longer than this is split between items (each part repeats the lead-in): a
@@ -27,7 +28,10 @@ LIST_PART_CHARS = 420
 # A block that is only a figure ("17 %", "+12 pts", "3 500"): the figure of a call-out, whose
 # caption is the next block.
 FIGURE_ONLY = re.compile(r"^[+\-–]?\s?\d[\d\s.,]*\s?(%|pts?|points?|M€|Md€|k€|€|x)?$")
-_ENDS_SENTENCE = (".", "!", "?", "…", ":", ";")
+def _ended(text: str) -> bool:
+    """A block that ends a sentence, announces what follows or closes a list item: the next
+    block starts something of its own."""
+    return ends_sentence(text) or announces(text) or text.rstrip().endswith(";")
 
 
 def _lead_in_split(text: str) -> tuple[str, str]:
@@ -82,7 +86,7 @@ def _merge_callouts(blocks: list[Block]) -> list[Block]:
             and previous.role == block.role == "text"
             and (
                 FIGURE_ONLY.match(previous.text)
-                or (block.text[:1].islower() and not previous.text.endswith(_ENDS_SENTENCE))
+                or (block.text[:1].islower() and not _ended(previous.text))
             )
         )
         if continues and previous is not None:
@@ -90,7 +94,7 @@ def _merge_callouts(blocks: list[Block]) -> list[Block]:
         else:
             merged.append(block)
     for block in merged:
-        if block.role == "text" and FIGURE_ONLY.match(block.text.split(" ")[0]) and not block.text.endswith(_ENDS_SENTENCE):
+        if block.role == "text" and FIGURE_ONLY.match(block.text.split(" ")[0]) and not _ended(block.text):
             block.text += "."
     return merged
 

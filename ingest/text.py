@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .patterns import SENTENCE_BOUNDARY
+
 SOFT_HYPHEN = "\u00ad"
 
 # A word cut by a hyphen at the end of a line, continued in lower case on the next one:
@@ -26,9 +28,9 @@ _ABBREVIATIONS = {
     "févr", "sept", "oct", "nov", "déc", "mr", "mrs", "inc", "ltd", "cie", "éd", "dir", "coll",
 }
 # End punctuation, optional closing quotes/brackets, whitespace, then something that can open a
-# sentence (capital, digit, opening quote or bracket, bullet).
-# An em dash after a sentence introduces its attribution (« … » — Jeanne Martin), not a new one.
-_SENTENCE_END = re.compile(r"([.!?…]+[»\"')\]]*)(\s+)(?=[«\"'(\[A-ZÀ-ÖØ-Þ0-9•\-–])")
+# sentence (ingest.patterns.SENTENCE_BOUNDARY). An em dash after a sentence introduces its
+# attribution (« … » — Jeanne Martin), not a new one.
+_SENTENCE_END = SENTENCE_BOUNDARY
 
 
 def normalize(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Callable
 import yaml
 
 from ..kinds import DOCUMENT_KIND, DOCUMENT_TYPE, kind_key
+from ..patterns import years_in
 from ..models import DocumentInfo, LoadedDocument
 from ..structure import tidy
 from ..text import collapse, looks_like_heading, normalize
@@ -135,9 +136,9 @@ def _merge_info(found: DocumentInfo, declared: DocumentInfo) -> DocumentInfo:
 
 def _year_in(*texts: object) -> int | None:
     for text in texts:
-        match = re.search(r"\b(19[5-9]\d|20\d\d)\b", str(text or ""))
-        if match:
-            return int(match.group(1))
+        found = years_in(str(text or ""))
+        if found:
+            return found[0]
     return None
 
 
