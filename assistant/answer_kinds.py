@@ -45,7 +45,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
     ),
     # The interrogative before a noun of measurement asks for a measure as « combien » does.
     "quantity": re.compile(
-        r"\b(combien|nombre|quantité|chiffre|effectif|how\s+many|how\s+much|number\s+of|amount|"
+        r"\b(combien|nombres?|quantités?|chiffres?|effectifs?|how\s+many|how\s+much|number\s+of|amount|"
         r"quel(?:le)?s?\s+(?:longueur|taille|hauteur|largeur|profondeur|distance|surface|superficie|poids|volume|capacité|"
         r"limite|seuil|maximum|minimum)|(?:what|which)\s+(?:length|size|height|width|depth|distance|area|weight|volume|"
         r"capacity|limit|threshold|maximum|minimum)|how\s+(?:big|large))\b",
@@ -144,7 +144,10 @@ _WEEKDAYS = (
 # A period, or a frequency (« toutes les semaines », « chaque trimestre », « annuel », « weekly »), in
 # figures or in words (« quelques heures », « chaque semaine »).
 DURATION_IN_TEXT = re.compile(
-    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|plusieurs|un|une|a|an|few|several)\s+(?:{_PERIOD})\b|\b\d+\s?h\b|"
+    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|plusieurs|un|une|a|an|few|several)\s+(?:{_PERIOD})\b|\b\d+\s?(?:h|mn|min|j|hrs?|mins?)\b|"
+    # how long something lasts, said without a number (« permanente », « jusqu'à ce que… »)
+    r"\b(?:permanent\w*|indéfiniment|définitiv\w*|illimité\w*|à\s+vie|jusqu['’](?:à|au|aux)\b|tant\s+que|indefinitely|"
+    r"until|unlimited|for\s+life)|"
     rf"\b(?:tou(?:s|tes)\s+les(?:\s+(?:\d+|{_NUMBER_WORDS}))?|chaque|par|every|each|per|once\s+a)\s+(?:{_PERIOD}|{_WEEKDAYS}|an)\b|"
     r"\b(?:quotidien\w*|hebdomadaire\w*|mensuel\w*|bimestriel\w*|trimestriel\w*|semestriel\w*|annuel\w*|"
     r"daily|weekly|monthly|quarterly|yearly|annually)\b",
@@ -204,9 +207,11 @@ def carries(text: str, kind: str, unit_kind: str = "sentence") -> bool:
 
 
 def specific_kinds(asks: frozenset[str]) -> frozenset[str]:
-    """The distinct kinds a question asks for, the most precise only: « quel montant » is
-    answered by an amount, not by any number."""
-    specific = asks & DISTINCT_KINDS
+    """The distinct kinds a question asks for that a text visibly holds or not, the most
+    precise only: « quel montant » is answered by an amount, not by any number. « Qui » is not
+    one of them: it is answered by a name as often as by a role or a group (« les organismes
+    publics », « le directeur des systèmes d'information »), which no capital letter marks."""
+    specific = (asks & DISTINCT_KINDS) - {"who"}
     if specific & {"percent", "money", "duration"}:
         specific -= {"quantity"}
     return frozenset(specific)

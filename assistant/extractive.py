@@ -58,9 +58,17 @@ def compose_overview(selection: Selection, language: str, numbers: dict[str, int
         chunk = span.anchor.chunk
         if chunk.doc_id != previous_doc:
             label = source_label(chunk, language)
-            intro = f"Key points of {label}:" if language == "en" else f"Points principaux de {label} :"
+            intro = f"Key points of {label}:" if language == "en" else f"Points principaux {_of(label)} :"
             lines.append(("\n" if lines else "") + intro)
             previous_doc = chunk.doc_id
         markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
         lines.append(f"- « {span.text} » {markers}")
     return "\n".join(lines)
+
+
+def _of(label: str) -> str:
+    """« de » before a label, contracted as French requires (« du baromètre », « des guides »)."""
+    for article, contracted in (("le ", "du "), ("les ", "des ")):
+        if label.startswith(article):
+            return contracted + label[len(article):]
+    return f"d'{label}" if label[:1].lower() in "aeiouyéèêàâîôû" else f"de {label}"

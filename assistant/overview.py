@@ -15,8 +15,6 @@ covers the document instead of repeating its longest section.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from ingest.patterns import ends_sentence
@@ -40,16 +38,13 @@ def wants_figures(question: Question) -> bool:
 
 
 def scope(passages: list[ScoredChunk], filters: dict | None) -> list[str]:
-    """The documents an overview covers: those the filters name, else the one the retrieved
-    passages speak for most (their fused scores summed: a question naming a document, or its
-    subject, finds that document's passages first and most)."""
+    """The documents an overview covers: those the filters name, else the document of the best
+    passage (a question naming a document, by its title or its subject, finds that document
+    first; counting passages would favour the longest document on a common topic)."""
     named = (filters or {}).get("doc_id")
     if named:
         return [named] if isinstance(named, str) else list(named)
-    weight: Counter[str] = Counter()
-    for passage in passages:
-        weight[passage.chunk.doc_id] += passage.score
-    return [weight.most_common(1)[0][0]] if weight else []
+    return [passages[0].chunk.doc_id] if passages else []
 
 
 def overview(question: Question, query_vector: np.ndarray, passages: list[ScoredChunk], filters: dict | None, retriever, loaded) -> Selection | None:
@@ -76,16 +71,17 @@ def overview(question: Question, query_vector: np.ndarray, passages: list[Scored
     centroid /= np.linalg.norm(centroid) or 1.0
     score = vectors @ centroid + vectors @ np.asarray(query_vector, dtype=np.float32)
     # One point per section first; a document with few sections (a designed PDF read without
-    # its headings) then gives one point per passage.
+    # its headings) then gives one point per passage, and key figures set side by side (a
+    # report's call-outs share a passage) fill what is left.
     chosen: list[int] = []
     ranked = [int(i) for i in np.argsort(-score, kind="stable")]
-    for place_of in (lambda c: (c.doc_id, c.section), lambda c: (c.doc_id, c.id)):
-        taken = {place_of(by_id[units[i].chunk_id]) for i in chosen}
+    for place_of in (lambda c: (c.doc_id, c.section), lambda c: (c.doc_id, c.id), None):
+        taken = {place_of(by_id[units[i].chunk_id]) for i in chosen} if place_of else set()
         for i in ranked:
             if len(chosen) >= MAX_POINTS:
                 break
-            place = place_of(by_id[units[i].chunk_id])
-            if i in chosen or place in taken:
+            place = place_of(by_id[units[i].chunk_id]) if place_of else None
+            if i in chosen or (place_of and place in taken):
                 continue
             taken.add(place)
             chosen.append(i)

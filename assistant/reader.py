@@ -68,8 +68,8 @@ LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restate
 # ``typed_gap``: how far the best span holding the kind of answer asked scores below the best
 # span overall (the topic is there, the fact asked may not be).
 GATE_FEATURES: tuple[str, ...] = (
-    "top_score", "top_margin", "typed_gap", "no_typed", "sim_best", "passage_dense", "coverage_context", "own_coverage", "has_focus",
-    "english", "year_unknown", "unknown_name",
+    "top_score", "top_margin", "typed_gap", "no_typed", "sim_best", "passage_dense", "coverage_context", "own_coverage",
+    "has_focus", "english", "year_unknown", "unknown_name",
 )
 # A signal of the question against the whole index (the same for all its spans): whether a
 # name, an acronym or a number it writes is nowhere in the documents (« ANSSI », « 2031 »): the
