@@ -30,7 +30,7 @@ def compose(selection: Selection, language: str, numbers: dict[str, int]) -> str
     for span in selection.spans:
         chunk = span.anchor.chunk
         markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
-        quote = f"« {span.text} » {markers}"
+        quote = f"« {span.quoted} » {markers}"
         if chunk.doc_id == previous_doc:
             lines.append(quote)
             continue
@@ -62,7 +62,7 @@ def compose_overview(selection: Selection, language: str, numbers: dict[str, int
             lines.append(("\n" if lines else "") + intro)
             previous_doc = chunk.doc_id
         markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
-        lines.append(f"- « {span.text} » {markers}")
+        lines.append(f"- « {span.quoted} » {markers}")
     return "\n".join(lines)
 
 

@@ -130,6 +130,21 @@ class Span:
         return " ".join(u.text for u in self.units)
 
     @property
+    def quoted(self) -> str:
+        """The span as an answer quotes it: the parts of a list cut for length say their
+        lead-in once (« Les règles sont : a ; b. c ; d. » rather than the lead-in twice)."""
+        parts: list[str] = []
+        previous_lead: str | None = None
+        for unit in self.units:
+            lead = _lead(unit.text) if unit.record.kind == "list" else None
+            if lead is not None and lead == previous_lead:
+                parts.append(unit.text.partition(":")[2].strip())
+            else:
+                parts.append(unit.text)
+            previous_lead = lead
+        return " ".join(parts)
+
+    @property
     def key(self) -> tuple[str, ...]:
         return tuple(u.record.id for u in self.units)
 
@@ -185,9 +200,6 @@ def _spans_at(run: list[Reading], i: int) -> list[tuple[list[Reading], str]]:
     """The spans that start at unit ``i`` of a run."""
     anchor = run[i]
     found: list[tuple[list[Reading], str]] = [([anchor], "unit")]
-    for width in range(2, MAX_WINDOW + 1):
-        if i + width <= len(run):
-            found.append((run[i : i + width], "window"))
     # a lead-in with what it announces, or a list cut for length: the list's parts that follow
     if announces(anchor.text) or anchor.record.kind == "list":
         head = _lead(anchor.text) if anchor.record.kind == "list" else None
@@ -208,6 +220,10 @@ def _spans_at(run: list[Reading], i: int) -> list[tuple[list[Reading], str]]:
             rows.append(following)
         if len(rows) > 1:
             found.append((rows, "table"))
+    # windows after the lists and tables: a window holding the same units as a list is that list
+    for width in range(2, MAX_WINDOW + 1):
+        if i + width <= len(run):
+            found.append((run[i : i + width], "window"))
     section = [anchor]
     for following in run[i + 1 :]:
         if len(section) >= MAX_SECTION_UNITS or following.chunk.section != anchor.chunk.section:
@@ -447,10 +463,11 @@ class ReaderModel:
       of the scores gives each span its share.
     - The gate is a logistic model over GATE_FEATURES of the best span: the probability that
       the documents answer at all. Under ``abstain_below`` the assistant abstains.
-    - ``extra_score``: another span (not overlapping) is quoted beside the best one when its
-      ranker score reaches this value (an absolute score: a weak span stays out however few
-      spans there are); ``extend_ratio``: a longer span that starts with the best one replaces
-      it when its share reaches this fraction of the best one's.
+    - ``extra_support``: another span (not overlapping) is quoted beside the best one when the
+      gate, reading it as if it were the best, gives it this support: it answers on its own, and
+      a loosely related passage stays out however few spans there are; ``extend_ratio``: a
+      longer span that starts with a quoted one replaces it when its share reaches this fraction
+      of that span's.
     """
 
     backend: str
@@ -462,7 +479,7 @@ class ReaderModel:
     gate_weights: np.ndarray
     gate_bias: float
     abstain_below: float
-    extra_score: float
+    extra_support: float
     extend_ratio: float
     meta: dict = field(default_factory=dict)
 
@@ -490,7 +507,7 @@ class ReaderModel:
             "gate_weights": rounded(self.gate_weights),
             "gate_bias": round(float(self.gate_bias), 6),
             "abstain_below": round(float(self.abstain_below), 4),
-            "extra_score": round(float(self.extra_score), 4),
+            "extra_support": round(float(self.extra_support), 4),
             "extend_ratio": round(float(self.extend_ratio), 4),
             **self.meta,
         }
@@ -501,11 +518,11 @@ class ReaderModel:
             raise ValueError("poids du lecteur obsolètes : relancez « python -m evals calibrate »")
         array = lambda key: np.asarray(data[key], dtype=np.float64)  # noqa: E731
         known = {"version", "backend", "features", "mean", "scale", "weights", "gate_features", "gate_mean", "gate_scale", "gate_weights",
-                 "gate_bias", "abstain_below", "extra_score", "extend_ratio"}
+                 "gate_bias", "abstain_below", "extra_support", "extend_ratio"}
         return cls(
             backend=data["backend"], mean=array("mean"), scale=array("scale"), weights=array("weights"),
             gate_mean=array("gate_mean"), gate_scale=array("gate_scale"), gate_weights=array("gate_weights"),
-            gate_bias=float(data["gate_bias"]), abstain_below=float(data["abstain_below"]), extra_score=float(data["extra_score"]),
+            gate_bias=float(data["gate_bias"]), abstain_below=float(data["abstain_below"]), extra_support=float(data["extra_support"]),
             extend_ratio=float(data["extend_ratio"]), meta={k: v for k, v in data.items() if k not in known},
         )
 
@@ -625,14 +642,19 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     - The best span, or a longer span that starts with it whose share comes close
       (``extend_ratio``): the claim and the reason after it, the lead-in and all its list.
     - A question naming several years compares them: each year's best span.
-    - Other spans, not overlapping, whose score reaches ``extra_score``.
+    - Other spans, not overlapping, that answer on their own (the gate's support, reading each as
+      the best, reaches ``extra_support``), each extended the same way.
     """
     best = usable[0]
-    longer = [
-        s for s in usable[1:]
-        if s.key[: len(best.key)] == best.key and len(s.key) > len(best.key) and s.probability >= model.extend_ratio * best.probability
-    ]
-    chosen = [longer[0] if longer else best]
+
+    def extended(span: Span) -> Span:
+        longer = [
+            s for s in usable
+            if s.key[: len(span.key)] == span.key and len(s.key) > len(span.key) and s.probability >= model.extend_ratio * span.probability
+        ]
+        return longer[0] if longer else span
+
+    chosen = [extended(best)]
     for year in question.years if len(question.years) > 1 else ():
         if not any(s.anchor.chunk.year == year or str(year) in s.text for s in chosen):
             of_year = next((s for s in usable if (s.anchor.chunk.year == year or str(year) in s.text) and not any(s.overlaps(c) for c in chosen)), None)
@@ -642,11 +664,15 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     for span in usable[1:]:
         if len(chosen) >= max_spans:
             break
-        if span.score < model.extra_score:
-            break
+        if model.answerable(gate_row([span, *(s for s in usable if s is not span)])) < model.extra_support:
+            continue
         if any(span.overlaps(c) or _same_text(span.text, c.text) for c in chosen):
             continue
-        chosen.append(span)
+        span = extended(span)
+        if not any(span.overlaps(c) for c in chosen):
+            chosen.append(span)
+    if question.asks & {"list", "reason"}:
+        core = list(chosen)  # items and reasons may be spread over several spans: all answer
     return _reading_order(chosen), core
 
 

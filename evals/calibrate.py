@@ -377,7 +377,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
-    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, math.inf, 1.01)
+    model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.01, 1.01)
 
     # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
     # gate did not learn from: each training question is answered by the models fitted on the
@@ -388,7 +388,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
         w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
         keep = gate_q % FOLDS != fold
         gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), 1.0)
-        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, math.inf, 1.01))
+        fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.01, 1.01))
     answering = [fold_models[index % FOLDS] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
         g.spans[:] = score(g.spans, fold_model)
@@ -398,14 +398,12 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     # shorter answers). The threshold is the middle of the range that reaches the best accuracy,
     # not its edge: a tie-break on answer length would push it to the highest threshold that
     # still scores, abstaining on every new question slightly less supported than the training ones.
-    # Scores an extra span may need: from quoting every span to quoting none, on the scale of
-    # the best spans' out-of-fold scores (the deciles of the training questions' best scores).
-    best_scores = np.array([g.spans[0].score for g in gathered if g.spans])
-    extra_grid = (-math.inf, *np.round(np.quantile(best_scores, np.linspace(0.0, 1.0, 11)), 4), math.inf)
+    # The support an extra span needs, from quoting every span to quoting none (1.01).
+    extra_grid = (0.0, *THRESHOLDS[::2], 1.01)
     best_key, best_choice = None, None
     for extend in EXTEND_RATIOS:
         for extra in extra_grid:
-            found = outcomes(questions, gathered, [replace(m, extra_score=extra, extend_ratio=extend) for m in answering])
+            found = outcomes(questions, gathered, [replace(m, extra_support=extra, extend_ratio=extend) for m in answering])
             scored = [(accuracy_at(found, t), t) for t in THRESHOLDS]
             top = max(round(a, 6) for (a, _), _ in scored)
             reaching = [t for (a, _), t in scored if round(a, 6) == top]
@@ -419,7 +417,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     assert best_choice is not None and best_key is not None
     threshold, extra, extend = best_choice
     accuracy = best_key[0]
-    model = replace(model, abstain_below=threshold, extra_score=float(extra), extend_ratio=extend)
+    model = replace(model, abstain_below=threshold, extra_support=float(extra), extend_ratio=extend)
     model.meta = {
         "fitted_by": "python -m evals calibrate" + (f" --embeddings {embeddings}" if embeddings != "e5-small" else ""),
         "fitted_on": {
@@ -455,7 +453,7 @@ def main(argv: list[str]) -> int:
     fusion = result["fusion"]
     print(f"fusion écrite dans {fusion['file']} : k = {fusion['rrf_k']} (hit@5, MRR d'entraînement {fusion['train_hit_at_5_and_mrr'][str(fusion['rrf_k'])]})")
     print(f"poids écrits dans {result['file']}")
-    print(f"  abstention sous p = {result['abstain_below']}, autre extrait cité au-dessus du score {result['extra_score']}, "
+    print(f"  abstention sous p = {result['abstain_below']}, autre extrait cité s'il répond seul à p = {result['extra_support']}, "
           f"extrait prolongé à {result['extend_ratio']} × le meilleur")
     print(f"  L2 = {result['l2']}, exactitude d'entraînement hors pli {result['train_answer_accuracy_out_of_fold']:.1%}, {result['fitted_on']['spans']} extraits candidats")
     print("  classement :")
