@@ -125,7 +125,7 @@ CONTINUITY_GUIDE = f"""# Plan de continuité numérique de la commune
 
 ## Sauvegardes
 
-{_FILLER}Il est conseillé de conserver une copie des sauvegardes hors ligne. Une copie déconnectée du réseau reste intacte quand un rançongiciel chiffre les serveurs de la collectivité. Le choix du support est libre.
+{_FILLER}Il est conseillé de conserver une copie des sauvegardes hors ligne. Cette copie est indispensable car une copie déconnectée du réseau reste intacte quand un rançongiciel chiffre les serveurs de la collectivité. Le choix du support est libre.
 
 ## Cellule de crise
 
