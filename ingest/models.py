@@ -38,7 +38,7 @@ class DocumentInfo:
         """The same document without the kind and names it declares about itself.
 
         For files readers upload: their front matter could claim a shipped document's type or
-        label (« le baromètre de l'Observatoire Data Publica »), and answers would then quote
+        label (declared in sources.toml), and answers would then quote
         an upload as that document. Their own title, id and year stay.
         """
         return replace(self, kind=DOCUMENT_KIND, doc_type=DOCUMENT_TYPE, label=None, label_en=None, label_short=None)

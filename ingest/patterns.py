@@ -79,7 +79,7 @@ def dedupe_citations(text: str) -> str:
 # -- names -------------------------------------------------------------------------------------
 
 #: A name or an acronym: capitalised words past the start of a sentence (« Météo France »,
-#: « Cour des Comptes »), or a word in capitals (« INSEE », « SNCF »). French and English
+#: « Banque de France »), or a word in capitals (« INSEE », « SNCF »). French and English
 #: typography capitalise names and nothing else inside a sentence.
 NAME = re.compile(
     r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-](?:de\s|du\s|des\s|d['’])?[A-ZÀ-Þ][a-zà-ÿ]+)+|\b[A-Z]{2,}\b"
