@@ -221,6 +221,28 @@ def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     assert "lack of trained staff" in answer.text, answer.text
 
 
+def test_a_french_question_over_an_english_guide_quotes_the_passage_that_answers(tmp_path):
+    """Readers ask in French about the English guides they add: the words they share with a
+    passage say nothing across two languages, the embeddings do, and the answer quotes the
+    guide's sentence rather than declining."""
+    answer = answer_from_one_document(
+        tmp_path,
+        "procurement-handbook.md",
+        "# Buying digital services with agile methods\n\n## Why agile\n\n"
+        "Large projects managed in one long sequence often fail: users see nothing for years, and needs change meanwhile. "
+        "Agile teams deliver working software in short cycles and adjust the plan after each of them.\n\n"
+        "## Contract length\n\n"
+        "A contract for a small agile project should plan for about six sprints of two weeks each. "
+        "Larger projects usually plan for a base period of one year with options to extend it.\n\n"
+        "## Roles\n\n"
+        "The product owner is a government employee who decides what the team builds next. "
+        "The contractor provides the developers, the designers and the scrum master.\n",
+        "Qui décide de ce que l'équipe développe ensuite dans un projet agile ?",
+    )
+    assert not answer.abstained, answer.notice
+    assert "product owner" in answer.text, answer.text
+
+
 def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
     """« …, et quand est-il sorti ? » names one thing of its own but asks for a date the first
     part does not: it is a question of its own, and the guide gives no date, which the answer says."""
