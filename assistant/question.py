@@ -94,10 +94,6 @@ class Question:
     def rewritten(self) -> bool:
         return self.asked != self.text
 
-    @property
-    def retrieval_query(self) -> str:
-        return self.asked
-
 
 def split_compound(question: str) -> list[str]:
     """The sub-questions of "quelle part X, et quelle part Y ?" (one part for a simple question).

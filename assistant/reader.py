@@ -569,8 +569,8 @@ def gate_row(usable: list[Span]) -> np.ndarray:
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
 
 
-def usable_spans(question: Question, ranked: list[Span]) -> tuple[list[Span], list[Span], str]:
-    """(the spans that may answer, those of the right year, why none may).
+def usable_spans(question: Question, ranked: list[Span]) -> tuple[list[Span], str]:
+    """(the spans that may answer, why none may).
 
     A figure of another year is not the figure asked for: spans of another year are set aside.
     Whether a span holds the kind of answer asked (a figure, a date, a name) is a signal the
@@ -578,11 +578,11 @@ def usable_spans(question: Question, ranked: list[Span]) -> tuple[list[Span], li
     miss a duration written as a word (« indéfiniment »), so a pattern decides nothing alone.
     """
     if not ranked:
-        return [], [], "aucun passage pertinent"
+        return [], "aucun passage pertinent"
     pool = [s for s in ranked if s.year_ok] if question.years else ranked
     if not pool:
-        return [], [], f"aucun passage ne porte sur {', '.join(map(str, question.years))}"
-    return pool, pool, ""
+        return [], f"aucun passage ne porte sur {', '.join(map(str, question.years))}"
+    return pool, ""
 
 
 # -- selection -----------------------------------------------------------------------------------
@@ -625,7 +625,7 @@ def _units_of(found: list[Span]) -> list[Evidence]:
 
 def select(question: Question, ranked: list[Span], model: ReaderModel, max_spans: int = MAX_SPANS) -> Selection:
     """The spans to quote, or an abstention with its reason."""
-    usable, _, reason = usable_spans(question, ranked)
+    usable, reason = usable_spans(question, ranked)
     if not usable:
         return Selection([], True, reason)
     support = model.answerable(gate_row(usable))

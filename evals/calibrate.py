@@ -298,7 +298,7 @@ def _gate_rows(
         for span, value in zip(found, scores[number]):
             span.score = float(value)
         ranked = sorted(found, key=lambda s: -s.score)
-        usable, pool, _ = usable_spans(gathered[g.question].question, ranked)
+        usable, _ = usable_spans(gathered[g.question].question, ranked)
         if not usable:
             continue
         rows.append(gate_row(usable))

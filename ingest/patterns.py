@@ -88,9 +88,5 @@ NAME = re.compile(
 NAMED_WORD = re.compile(r"(?<!^)(?<![.?!]\s)\b\w*[A-ZÀ-Þ0-9]\w*")
 
 
-def names_in(text: str) -> list[str]:
-    return [m.group(0) for m in NAME.finditer(text)]
-
-
 def has_name(text: str) -> bool:
     return bool(NAME.search(text))
