@@ -54,6 +54,7 @@ SPLITS: dict[str, Split] = {
     "dev": Split("dev", ("dev", *DEV_BATCHES), "reported and developed on, never fitted on"),
     "sealed-1": Split("sealed-1", ("sealed-1",), "sealed batch written 2026-12-07, run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-2": Split("sealed-2", ("sealed-2",), "sealed batch written 2026-12-07 (second stop of the day): run once, logged in evals/LOG.md"),
+    "sealed-3": Split("sealed-3", ("sealed-3",), "sealed batch written 2026-12-07 (third stop of the day): run once, logged in evals/LOG.md"),
 }
 
 
