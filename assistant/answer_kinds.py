@@ -62,7 +62,11 @@ _ASKS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "duration": re.compile(
-        r"\b(combien\s+de\s+temps|durée|délai\w*|pendant\s+combien|en\s+combien\s+de|how\s+long|duration|deadline|within\s+how)\b",
+        # « en combien de jours » asks a duration, « en combien de parties » a count: the unit
+        # of time decides (French time units)
+        r"\b(combien\s+de\s+temps|durée|délai\w*|pendant\s+combien|"
+        r"en\s+combien\s+d(?:e\s+|['’])(?:temps|secondes|minutes|heures|jours|semaines|mois|ans|années|trimestres|semestres)|"
+        r"how\s+long|duration|deadline|within\s+how)\b",
         re.IGNORECASE,
     ),
     "date": re.compile(

@@ -37,19 +37,40 @@ def wants_figures(question: Question) -> bool:
     return bool(question.asks & {"quantity", "percent", "money"})
 
 
-def scope(passages: list[ScoredChunk], filters: dict | None) -> list[str]:
-    """The documents an overview covers: those the filters name, else the document of the best
-    passage (a question naming a document, by its title or its subject, finds that document
-    first; counting passages would favour the longest document on a common topic)."""
+def scope(passages: list[ScoredChunk], filters: dict | None, query_vector: np.ndarray | None = None, embed_titles=None) -> list[str]:
+    """The documents an overview covers: those the filters name, else the retrieved document
+    the question names best.
+
+    A question names a document by its title or its subject (« résume l'article de la DINUM sur
+    l'IA dans les services publics »): each document of the retrieved passages is scored by its
+    best passage's similarity to the question plus its title's, both cosines of the same
+    embeddings. The best passage alone may sit in another document on the same subject;
+    counting passages would favour the longest document.
+    """
     named = (filters or {}).get("doc_id")
     if named:
         return [named] if isinstance(named, str) else list(named)
-    return [passages[0].chunk.doc_id] if passages else []
+    if not passages:
+        return []
+    if query_vector is None or embed_titles is None:
+        return [passages[0].chunk.doc_id]
+    best: dict[str, float] = {}
+    titles: dict[str, str] = {}
+    floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)
+    for p in passages:
+        similarity = p.dense_score if p.dense_score is not None else floor
+        best[p.chunk.doc_id] = max(best.get(p.chunk.doc_id, similarity), similarity)
+        titles.setdefault(p.chunk.doc_id, p.chunk.title or p.chunk.doc_id)
+    documents = list(best)
+    title_vectors = np.asarray(embed_titles([titles[d] for d in documents]), dtype=np.float32)
+    named_by = title_vectors @ np.asarray(query_vector, dtype=np.float32)
+    scores = [best[d] + float(named_by[i]) for i, d in enumerate(documents)]
+    return [documents[int(np.argmax(scores))]]
 
 
 def overview(question: Question, query_vector: np.ndarray, passages: list[ScoredChunk], filters: dict | None, retriever, loaded) -> Selection | None:
     """The overview of the documents in scope, or None when they give nothing to quote."""
-    documents = scope(passages, filters)
+    documents = scope(passages, filters, query_vector, retriever.embeddings.embed_documents_array)
     if not documents:
         return None
     versions = {p.chunk.doc_id: p.chunk.version for p in passages}

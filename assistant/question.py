@@ -44,8 +44,28 @@ _FOLLOW_UP_LEAD = re.compile(
 # A qualifier that already says how it relates to the question (« pour les métropoles », « parmi
 # les EPCI », « en 2022 »): kept as written; a bare noun phrase gets « pour » / « for ».
 _PREPOSITION = re.compile(r"^(?:pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|for|among|in|at|on|by|during)\b", re.IGNORECASE)
+# What opens a noun phrase in French or English: articles, demonstratives, quantifiers.
+_DETERMINER = r"(?:les|le|la|l['’]|une|un|des|du|d['’]|ces|cette|cet|ce|chaque|tous\s+les|toutes\s+les|the|an|a|any|each|every|these|those|this|that)"
+# A qualifier of the same form as a phrase of the previous question (same preposition, then a
+# noun phrase) takes its place: « Et pour un gros projet ? » after « Pour un petit projet,
+# combien… ? » asks « Pour un gros projet, combien… ? », not both at once. The phrase ends at a
+# punctuation mark, another preposition, a complement with its own article (« d'un rapport »)
+# or the end: where a French or English prepositional phrase ends. Only a qualifier that says its
+# preposition replaces: a bare « Et les régions ? » may stand for the subject as well.
+_PHRASE_END = r"(?=\s*(?:[,;:?!.]|$)|\s+d(?:e\s+la|e\s+l['’]|['’]une?|e\s+cette|e\s+ce)\b|\s+(?:pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|contre|avec|sans|par|for|among|in|at|on|by|during|against|with|without)\b)"
+_PREPOSITIONAL = re.compile(r"^(pour|parmi|chez|dans|en|à|sur|selon|entre|contre|avec|sans|par|for|among|in|at|on|by|during|against|with|without)\s+" + _DETERMINER + r"(?:\s+|(?<=['’]))", re.IGNORECASE)
+# Ordinal words (« la sixième », « the third »): a follow-up naming another rank replaces the
+# previous question's rank. French ordinals end in -ième; English ones are few.
+_ORDINAL = re.compile(
+    r"\b(?:premi(?:er|ère)s?|secondes?|second|derni(?:er|ère)s?|\w+ièmes?|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(?:e|ème|er|ère|st|nd|rd|th))\b",
+    re.IGNORECASE,
+)
+# A qualifier that is a clause (« si le projet… », « quand… », « if… ») or a sentence with its own
+# subject (« elle s'applique quand ? »): read after the previous question, never prefixed.
+_CLAUSE = re.compile(r"^(?:si|s['’]ils?|quand|lorsqu['’]?\w*|if|when|unless|once)\b", re.IGNORECASE)
+_SUBJECT = re.compile(r"^(?:il|elle|ils|elles|on|c['’]est|cela|ça|it|they|there)\b", re.IGNORECASE)
 # A question word opening a question of its own (« qu'est-ce que », « combien », « how »).
-_INTERROGATIVE = re.compile(r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|how|what|which|who|why|where|when)", re.IGNORECASE)
+_INTERROGATIVE = re.compile(r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|lesquel(?:le)?s|how|what|which|who|why|where|when)", re.IGNORECASE)
 # Asking for an overview of a document: « résume », « chiffres clés », « de quoi parle… »,
 # « points principaux », « summarise », « key figures », « what is … about ». French and English
 # ways of asking for the gist rather than one fact.
@@ -157,12 +177,43 @@ def rewrite_follow_up(question: str, previous: str) -> str:
         qualifier = rest
         if not qualifier:
             return f"{base} ?"
-    if _INTERROGATIVE.match(qualifier):
+    if _INTERROGATIVE.match(qualifier) or _SUBJECT.match(qualifier):
         return f"{base} ? {qualifier[0].upper()}{qualifier[1:]} ?"  # a question of its own, read after the previous one
+    substituted = _substituted(base, qualifier)
+    if substituted:
+        return f"{substituted} ?"
+    if _CLAUSE.match(qualifier):
+        return f"{base}, {qualifier} ?"
     english = detect_language(previous) == "en"
     if not _PREPOSITION.match(qualifier):
         qualifier = f"{'for' if english else 'pour'} {qualifier}"
     return f"{base}, {qualifier} ?"
+
+
+def _substituted(base: str, qualifier: str) -> str | None:
+    """The previous question with the qualifier in place of the phrase it stands for, or None.
+
+    - A qualifier opening like a phrase of the previous question (same preposition, then a
+      determiner) replaces the last such phrase: « pour les bâtiments » after « … mis en avant
+      pour les adresses ».
+    - A qualifier naming a rank (« la sixième ») replaces the previous question's rank word.
+    """
+    opening = _PREPOSITIONAL.match(qualifier)
+    if opening:
+        preposition = opening.group(1)
+        phrase = re.compile(r"\b" + re.escape(preposition) + r"\s+" + _DETERMINER + r"(?:\s+|(?<=['’])).*?" + _PHRASE_END, re.IGNORECASE)
+        found = [m for m in phrase.finditer(base) if m.end() > m.start() + len(preposition) + 2]
+        if found:
+            last = found[-1]
+            replacement = qualifier[0].upper() + qualifier[1:] if last.start() == 0 else qualifier
+            return base[: last.start()] + replacement + base[last.end():]
+    ranks = _ORDINAL.findall(qualifier)
+    if ranks and len(key_terms(qualifier)) <= 2:
+        previous_ranks = list(_ORDINAL.finditer(base))
+        if previous_ranks:
+            last = previous_ranks[-1]
+            return base[: last.start()] + ranks[0] + base[last.end():]
+    return None
 
 
 def turns(history: Any) -> list[dict[str, str]]:

@@ -40,7 +40,7 @@ from ingest.patterns import NAMED_WORD, announces, ends_sentence, years_in
 
 from .answer_kinds import ANSWER_KINDS, DAY_IN_TEXT, MEASURED, PLAN, carries, specific_kinds
 from .fitted import load_fitted
-from .lexical import passage_injection, present, tokens
+from .lexical import detect_language, passage_injection, present, tokens
 from .question import Question
 from .retriever import ScoredChunk, SentenceRecord
 
@@ -53,7 +53,7 @@ FEATURES: tuple[str, ...] = (
     "defines_terms", "figure_near_terms", "plan_mismatch",
     "n_units", "length", "has_list", "has_row", "whole_list", "lead_in_done", "dangling", "fragment", "is_question",
     "crosses_chunk", "crosses_section", "short_first", "from_neighbour",
-    "year_mismatch", "year_unknown", "previous_answer", "english",
+    "year_mismatch", "year_unknown", "previous_answer", "english", "other_language",
     # What a span's shape is worth depends on what is asked: a list question wants the lead-in
     # and its items, a figure question one sentence. Products of the kind asked and the shape
     # let a linear ranker learn both.
@@ -69,7 +69,7 @@ LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restate
 # span overall (the topic is there, the fact asked may not be).
 GATE_FEATURES: tuple[str, ...] = (
     "top_score", "top_margin", "typed_gap", "no_typed", "sim_best", "passage_dense", "coverage_context", "own_coverage",
-    "has_focus", "english", "year_unknown", "unknown_name",
+    "has_focus", "english", "other_language", "year_unknown", "unknown_name",
 )
 # A signal of the question against the whole index (the same for all its spans): whether a
 # name, an acronym or a number it writes is nowhere in the documents (« ANSSI », « 2031 »): the
@@ -348,6 +348,7 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
     said = set(tokens(question.previous_answer)) if question.previous_answer else set()
     quoted = {r.record.id for r in found if said and r.terms and len(r.terms & said) / len(r.terms) >= 0.8}
     english = question.language == "en"
+    languages: dict[str, str] = {}  # each passage's language, by chunk
     named_terms = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
     unknown_name = float(any(t not in idf for t in named_terms))
     asks_plan = bool(PLAN.search(question.asked))
@@ -428,6 +429,9 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "year_unknown": float(bool(question.years) and not year_known),
             "previous_answer": float(any(u.record.id in quoted for u in units)),
             "english": float(english),
+            # the passage is written in another language than the question (a French question
+            # over an English guide): its words cannot match the question's
+            "other_language": float(languages.setdefault(chunk.id, detect_language(chunk.text)) != question.language),
             "unknown_name": unknown_name,
         }
         several = float(len(units))
@@ -443,8 +447,8 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "reason_open": float("reason" in question.asks and not first.kinds["reason"] and len(units) > 1),
             "list_open": float("list" in question.asks and first.record.kind not in ("list", "row") and len(units) > 1),
         })
-        if english:
-            # The question's words and the documents' are in two languages: lexical signals say
+        if features["other_language"]:
+            # The question's words and the passage's are in two languages: lexical signals say
             # nothing there, they are read as average rather than as absent.
             for name in LEXICAL:
                 features[name] = math.nan
@@ -527,9 +531,16 @@ class ReaderModel:
         )
 
 
+# A signal further than this many standard deviations from its training mean is read at that
+# distance: the fit saw next to no candidates beyond it, so a linear weight there is an
+# extrapolation (a new document's long list, a question with three times the usual candidates),
+# and one extreme signal would decide alone.
+CLIP_SD = 3.0
+
+
 def standardise(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(rows - mean) / scale, an undefined signal (NaN) read as the average one."""
-    return np.nan_to_num((rows - mean) / scale, nan=0.0)
+    """(rows - mean) / scale, bounded to ±CLIP_SD, an undefined signal (NaN) read as the average one."""
+    return np.clip(np.nan_to_num((rows - mean) / scale, nan=0.0), -CLIP_SD, CLIP_SD)
 
 
 @lru_cache(maxsize=8)
@@ -562,9 +573,11 @@ def gate_row(usable: list[Span]) -> np.ndarray:
     best = usable[0]
     rival = next((s for s in usable[1:] if not s.overlaps(best)), None)
     margin = best.score - rival.score if rival is not None else 1.0
-    # no span holds it: as far below as the question's weakest span (``usable`` is best first)
+    # When no span holds it, the gap is 0 and ``no_typed`` says so: a gap measured to the weakest
+    # span would grow with the number of candidates, far beyond what the fit saw, and a linear
+    # gate would read that distance as certainty that the documents do not answer.
     typed = next((s for s in usable if not s.features["asks_unmet"]), None)
-    gap = best.score - (typed or usable[-1]).score
+    gap = best.score - typed.score if typed is not None else 0.0
     values = {"top_score": best.score, "top_margin": margin, "typed_gap": gap, "no_typed": float(typed is None), **best.features}
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
 

@@ -221,6 +221,37 @@ def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     assert "lack of trained staff" in answer.text, answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "asks_duration"),
+    [
+        ("En combien de parties le rapport de visite est-il découpé ?", False),
+        ("En combien d'étapes se déroule la procédure ?", False),
+        ("En combien de jours la mairie doit-elle répondre ?", True),
+        ("En combien de temps un dossier est-il instruit ?", True),
+    ],
+)
+def test_how_many_parts_asks_a_count_and_how_many_days_a_duration(question, asks_duration):
+    """A count is not held back for want of a duration: only a unit of time makes « en combien
+    de … » a duration."""
+    from assistant.answer_kinds import asked_kinds
+
+    asked = asked_kinds(question)
+    assert "quantity" in asked and ("duration" in asked) == asks_duration
+
+
+def test_a_signal_far_outside_the_fitted_range_weighs_as_at_its_edge():
+    """A new document can give a signal far beyond anything the fit saw (a question with three
+    times the usual candidates): the gate reads it at three standard deviations, so no single
+    signal decides alone by extrapolation."""
+    from assistant.reader import CLIP_SD, load_model
+
+    model = load_model("e5-small")
+    edge = model.gate_mean + CLIP_SD * model.gate_scale
+    far = model.gate_mean + 40 * model.gate_scale
+    assert model.answerable(far) == pytest.approx(model.answerable(edge))
+    assert model.answerable(edge) != pytest.approx(model.answerable(model.gate_mean))
+
+
 def test_a_french_question_over_an_english_guide_quotes_the_passage_that_answers(tmp_path):
     """Readers ask in French about the English guides they add: the words they share with a
     passage say nothing across two languages, the embeddings do, and the answer quotes the
@@ -346,6 +377,62 @@ def test_follow_up_is_understood_from_the_previous_turn(corpus_assistant):
     assert contains(answer.text, "44 %"), answer.text
     alone = corpus_assistant.ask("Et les métropoles ?")
     assert not contains(alone.text, "44 %")
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "stands_for"),
+    [
+        # the qualifier takes the place of the phrase of the same form, not beside it
+        ("Quelle part des communes publie son budget pour les habitants ?", "Et pour les élus ?",
+         "Quelle part des communes publie son budget pour les élus ?"),
+        ("Pour une petite commune, combien de jours faut-il prévoir ?", "Et pour une grande ville ?",
+         "Pour une grande ville, combien de jours faut-il prévoir ?"),
+        ("How many towns publish their budget for the citizens?", "And for the elected officials?",
+         "How many towns publish their budget for the elected officials ?"),
+        # another rank replaces the rank asked before
+        ("Quelle est la deuxième étape du plan de sauvegarde ?", "Et la quatrième ?",
+         "Quelle est la quatrième étape du plan de sauvegarde ?"),
+        # a sentence with its own subject, or a condition, is read after the previous question
+        ("Qui a voté le budget participatif ?", "Et il entre en vigueur quand ?",
+         "Qui a voté le budget participatif ? Il entre en vigueur quand ?"),
+        ("Quel délai faut-il respecter pour répondre ?", "Et si la demande est incomplète ?",
+         "Quel délai faut-il respecter pour répondre, si la demande est incomplète ?"),
+        # a bare noun phrase may stand for the subject as well: it is added, nothing is replaced
+        ("Quelle part des collectivités a une charte pour les données ?", "Et les métropoles ?",
+         "Quelle part des collectivités a une charte pour les données, pour les métropoles ?"),
+    ],
+)
+def test_a_follow_up_stands_for_the_previous_question_with_its_new_qualifier(previous, follow_up, stands_for):
+    from assistant.question import analyse
+
+    assert analyse(follow_up, history=[previous]).asked == stands_for
+
+
+def test_an_overview_covers_the_document_the_question_names_by_its_title(tmp_path):
+    """Another document that talks about the named one (and so holds the passage closest to the
+    question) is not the one summarised."""
+    guide = tmp_path / "guide-voirie.md"
+    guide.write_text(
+        "# Guide de la voirie communale\n\n## Entretien des chaussées\n\n"
+        "Les chaussées communales doivent être inspectées au moins une fois par an par les services techniques. "
+        "Les nids-de-poule signalés par les habitants sont comblés dans un délai de quinze jours.\n\n"
+        "## Signalisation\n\nLes panneaux de signalisation sont remplacés dès qu'ils deviennent illisibles. "
+        "Le marquage au sol des passages piétons est refait tous les trois ans.\n\n"
+        "## Déneigement\n\nLe plan de déneigement fixe l'ordre de passage des engins, les axes prioritaires en premier.\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "rapport-annuel.md"
+    other.write_text(
+        "# Rapport annuel des services municipaux\n\n## Publications\n\n"
+        "Cette année, la commune a publié un résumé du guide de la voirie communale à destination des élus. "
+        "Le rapport présente aussi les comptes de la piscine municipale et le bilan de la médiathèque.\n\n"
+        "## Finances\n\nLe budget de la médiathèque a augmenté de cinq pour cent par rapport à l'année précédente.\n",
+        encoding="utf-8",
+    )
+    build_index([guide, other], index_dir=tmp_path / "index", progress=False)
+    answer = Assistant(index_dir=tmp_path / "index").ask("Résume le guide de la voirie communale.")
+    assert not answer.abstained and answer.citations, answer.text
+    assert {c.doc_id for c in answer.citations} == {"guide-voirie"}, answer.text
 
 
 def test_filters_restrict_the_documents(corpus_assistant):
