@@ -48,6 +48,7 @@ from .splits import SPLITS, build_split_index
 
 FOLDS = 5  # cross-validation over questions
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+GATE_L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
 # A short answer: the quoting ratios are chosen for the best accuracy among those quoting, on
 # average, at most three units (sentences, list parts, table rows) per answered question: what a
@@ -78,6 +79,25 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float, it
         if np.abs(step).max() < 1e-9:
             break
     return w[:d], float(w[d])
+
+
+def choose_gate_l2(x: np.ndarray, y: np.ndarray, owners: np.ndarray, folds: int = FOLDS) -> tuple[float, dict[float, float]]:
+    """The gate's L2 strength: the best held-out (balanced) log-likelihood over question folds."""
+    results: dict[float, float] = {}
+    for l2 in GATE_L2_GRID:
+        loss, total = 0.0, 0.0
+        for fold in range(folds):
+            held = owners % folds == fold
+            if not held.any() or held.all():
+                continue
+            w, b = fit_logistic(x[~held], y[~held], _balanced(y[~held]), l2)
+            p = np.clip(_sigmoid(x[held] @ w + b), 1e-9, 1 - 1e-9)
+            weight = _balanced(y)[held]
+            loss += float(-(weight * (y[held] * np.log(p) + (1 - y[held]) * np.log(1 - p))).sum())
+            total += float(weight.sum())
+        results[l2] = loss / max(total, 1e-9)
+    best = min(GATE_L2_GRID, key=lambda l2: (round(results[l2], 6), -l2))
+    return best, results
 
 
 def _balanced(y: np.ndarray) -> np.ndarray:
@@ -376,7 +396,8 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_x, gate_y, gate_q = _gate_rows(groups, out_of_fold, spans_of, gathered)
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
-    gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), 1.0)
+    gate_l2, gate_l2_results = choose_gate_l2(standardise(gate_x, gate_mean, gate_scale), gate_y, gate_q)
+    gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), gate_l2)
     model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.01, 1.01)
 
     # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
@@ -387,7 +408,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     for fold in range(FOLDS):
         w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
         keep = gate_q % FOLDS != fold
-        gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), 1.0)
+        gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), gate_l2)
         fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.01, 1.01))
     answering = [fold_models[index % FOLDS] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
@@ -425,6 +446,8 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
             "spans": int(sum(len(g.labels) for g in groups)), "answering_spans": int(sum(g.labels.sum() for g in groups)),
         },
         "l2": l2,
+        "gate_l2": gate_l2,
+        "gate_cv_log_loss": {str(k): round(v, 4) for k, v in gate_l2_results.items()},
         "unfitted_features": [FEATURES[i] for i in unfitted],
         "cv_top1_accuracy": {str(k): round(v[0], 4) for k, v in results.items()},
         "train_answer_accuracy_out_of_fold": round(accuracy, 4),

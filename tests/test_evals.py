@@ -146,6 +146,24 @@ def test_a_signal_cross_validation_cannot_check_is_left_unweighed():
     assert 0 not in unfitted and two_folds not in unfitted
 
 
+def test_the_gates_regularisation_is_chosen_by_held_out_questions():
+    """The gate's L2 strength is fitted, not set: signals that say nothing of whether the
+    documents answer get the strongest regularisation of the grid, a signal that does say it a
+    weaker one."""
+    import numpy as np
+
+    from evals.calibrate import GATE_L2_GRID, choose_gate_l2
+
+    generator = np.random.default_rng(0)
+    owners = np.arange(400)
+    noise = generator.normal(size=(400, 6))
+    answered = (generator.random(400) < 0.7).astype(float)
+    assert choose_gate_l2(noise, answered, owners)[0] == max(GATE_L2_GRID)
+    telling = noise.copy()
+    telling[:, 0] = answered * 2.0 - 1.0 + generator.normal(scale=0.8, size=400)
+    assert choose_gate_l2(telling, answered, owners)[0] < max(GATE_L2_GRID)
+
+
 # --------------------------------------------------------------------------------------------
 # a question file written elsewhere, through the CLI
 
