@@ -37,7 +37,7 @@ def wants_figures(question: Question) -> bool:
     return bool(question.asks & {"quantity", "percent", "money"})
 
 
-def scope(passages: list[ScoredChunk], filters: dict | None, query_vector: np.ndarray | None = None, embed_titles=None) -> list[str]:
+def scope(passages: list[ScoredChunk], filters: dict | None, query_vector: np.ndarray, embed_titles) -> list[str]:
     """The documents an overview covers: those the filters name, else the retrieved document
     the question names best.
 
@@ -52,8 +52,6 @@ def scope(passages: list[ScoredChunk], filters: dict | None, query_vector: np.nd
         return [named] if isinstance(named, str) else list(named)
     if not passages:
         return []
-    if query_vector is None or embed_titles is None:
-        return [passages[0].chunk.doc_id]
     best: dict[str, float] = {}
     titles: dict[str, str] = {}
     floor = min((p.dense_score for p in passages if p.dense_score is not None), default=0.0)

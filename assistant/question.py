@@ -43,7 +43,12 @@ _FOLLOW_UP_LEAD = re.compile(
 )
 # A qualifier that already says how it relates to the question (« pour les métropoles », « parmi
 # les EPCI », « en 2022 »): kept as written; a bare noun phrase gets « pour » / « for ».
-_PREPOSITION = re.compile(r"^(?:pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|for|among|in|at|on|by|during)\b", re.IGNORECASE)
+# French and English prepositions that open a qualifier or a phrase of a question.
+_PREPOSITIONS = (
+    r"pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|contre|avec|sans|par|"
+    r"for|among|in|at|on|by|during|against|with|without"
+)
+_PREPOSITION = re.compile(rf"^(?:{_PREPOSITIONS})\b", re.IGNORECASE)
 # What opens a noun phrase in French or English: articles, demonstratives, quantifiers.
 _DETERMINER = r"(?:les|le|la|l['’]|une|un|des|du|d['’]|ces|cette|cet|ce|chaque|tous\s+les|toutes\s+les|the|an|a|any|each|every|these|those|this|that)"
 # A qualifier of the same form as a phrase of the previous question (same preposition, then a
@@ -52,8 +57,8 @@ _DETERMINER = r"(?:les|le|la|l['’]|une|un|des|du|d['’]|ces|cette|cet|ce|chaq
 # punctuation mark, another preposition, a complement with its own article (« d'un rapport »)
 # or the end: where a French or English prepositional phrase ends. Only a qualifier that says its
 # preposition replaces: a bare « Et les régions ? » may stand for the subject as well.
-_PHRASE_END = r"(?=\s*(?:[,;:?!.]|$)|\s+d(?:e\s+la|e\s+l['’]|['’]une?|e\s+cette|e\s+ce)\b|\s+(?:pour|parmi|chez|dans|en|à|au|aux|sur|selon|entre|avant|après|contre|avec|sans|par|for|among|in|at|on|by|during|against|with|without)\b)"
-_PREPOSITIONAL = re.compile(r"^(pour|parmi|chez|dans|en|à|sur|selon|entre|contre|avec|sans|par|for|among|in|at|on|by|during|against|with|without)\s+" + _DETERMINER + r"(?:\s+|(?<=['’]))", re.IGNORECASE)
+_PHRASE_END = rf"(?=\s*(?:[,;:?!.]|$)|\s+d(?:e\s+la|e\s+l['’]|['’]une?|e\s+cette|e\s+ce)\b|\s+(?:{_PREPOSITIONS})\b)"
+_PREPOSITIONAL = re.compile(rf"^({_PREPOSITIONS})\s+{_DETERMINER}(?:\s+|(?<=['’]))", re.IGNORECASE)
 # Ordinal words (« la sixième », « the third »): a follow-up naming another rank replaces the
 # previous question's rank. French ordinals end in -ième; English ones are few.
 _ORDINAL = re.compile(

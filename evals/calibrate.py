@@ -396,8 +396,9 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_x, gate_y, gate_q = _gate_rows(groups, out_of_fold, spans_of, gathered)
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
-    gate_l2, gate_l2_results = choose_gate_l2(standardise(gate_x, gate_mean, gate_scale), gate_y, gate_q)
-    gate_weights, gate_bias = fit_logistic(standardise(gate_x, gate_mean, gate_scale), gate_y, _balanced(gate_y), gate_l2)
+    gate_z = standardise(gate_x, gate_mean, gate_scale)
+    gate_l2, gate_l2_results = choose_gate_l2(gate_z, gate_y, gate_q)
+    gate_weights, gate_bias = fit_logistic(gate_z, gate_y, _balanced(gate_y), gate_l2)
     model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.01, 1.01)
 
     # The threshold and the quoting ratio are chosen on answers to questions the ranker and the
@@ -408,7 +409,7 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     for fold in range(FOLDS):
         w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
         keep = gate_q % FOLDS != fold
-        gw, gb = fit_logistic(standardise(gate_x[keep], gate_mean, gate_scale), gate_y[keep], _balanced(gate_y[keep]), gate_l2)
+        gw, gb = fit_logistic(gate_z[keep], gate_y[keep], _balanced(gate_y[keep]), gate_l2)
         fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.01, 1.01))
     answering = [fold_models[index % FOLDS] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below

@@ -397,6 +397,9 @@ def test_follow_up_is_understood_from_the_previous_turn(corpus_assistant):
          "Qui a voté le budget participatif ? Il entre en vigueur quand ?"),
         ("Quel délai faut-il respecter pour répondre ?", "Et si la demande est incomplète ?",
          "Quel délai faut-il respecter pour répondre, si la demande est incomplète ?"),
+        # a qualifier that says its own preposition keeps it (no « pour avec »)
+        ("Quelle part des communes publie son budget pour les habitants ?", "Et avec les élus ?",
+         "Quelle part des communes publie son budget pour les habitants, avec les élus ?"),
         # a bare noun phrase may stand for the subject as well: it is added, nothing is replaced
         ("Quelle part des collectivités a une charte pour les données ?", "Et les métropoles ?",
          "Quelle part des collectivités a une charte pour les données, pour les métropoles ?"),
