@@ -55,6 +55,7 @@ SPLITS: dict[str, Split] = {
     "sealed-1": Split("sealed-1", ("sealed-1",), "sealed batch written 2026-12-07, run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-2": Split("sealed-2", ("sealed-2",), "sealed batch written 2026-12-07 (second stop of the day), run once and logged in evals/LOG.md the same day (third stop); now part of dev"),
     "sealed-3": Split("sealed-3", ("sealed-3",), "sealed batch written 2026-12-07 (third stop of the day): run once, logged in evals/LOG.md"),
+    "sealed-4": Split("sealed-4", ("sealed-4",), "sealed batch written 2026-12-07 (fourth stop of the day): run once, logged in evals/LOG.md"),
 }
 
 
