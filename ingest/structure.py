@@ -56,6 +56,11 @@ def tidy(blocks: list[Block]) -> list[Block]:
                         previous.text = before
                     else:
                         out.pop()
+            elif block.role == "list" and previous.role == "list" and previous.section == block.section and previous.items and announces(previous.items[-1]):
+                # A list item that announces (« … contenant les informations suivantes : ») and
+                # a list right after it: the nested list a loader left flat. The item is that
+                # list's lead-in, so each of its parts says what its items are.
+                block = replace(block, text=previous.items[-1])
             elif (
                 block.role == "list"
                 and previous.role == "list"
@@ -101,7 +106,7 @@ def _merge_callouts(blocks: list[Block]) -> list[Block]:
 
 def _item_text(item: str, last: bool) -> str:
     item = collapse(item).rstrip(" ;,")
-    if last and item and not item.endswith((".", "!", "?", "…")):
+    if last and item and not item.endswith((".", "!", "?", "…", ":")):  # « … suivantes : » still announces
         item += "."
     return item
 

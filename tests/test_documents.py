@@ -152,6 +152,26 @@ def test_markdown_list_stays_with_its_lead_in_and_long_lists_repeat_it():
     assert not any(u.startswith("XML Schema Definition") for u in units), "no item quoted without its lead-in"
 
 
+def test_a_nested_list_says_which_item_it_details(tmp_path):
+    """An item that announces a nested list (« … contenant les informations suivantes : ») keeps
+    its colon and leads the nested items: quoted alone, they still say what they list."""
+    path = tmp_path / "directive.md"
+    path.write_text(
+        "# Directive\n\n## Application\n\nLe processus complet est détaillé par les étapes suivantes :\n"
+        "1. Identifier un besoin de contribution.\n"
+        "1. Vérifier si le projet est approuvé ou débuter le processus d'approbation :\n"
+        "    1. Envoyer une demande au comité contenant les informations suivantes :\n"
+        "        * Le lien officiel du dépôt du projet\n        * La licence libre utilisée par le projet\n"
+        "        * La nature de la contribution\n\n1. Suivre le processus jusqu'à la fin.\n",
+        encoding="utf-8",
+    )
+    units = quotable(chunks_of(path))
+    nested = next(u for u in units if "Le lien officiel" in u)
+    assert nested.startswith("Envoyer une demande au comité contenant les informations suivantes : Le lien officiel"), units
+    assert "La nature de la contribution" in nested
+    assert not any(u.endswith(":.") for u in units), units
+
+
 @pytest.mark.parametrize("path", [QUALITE_MD, QUALITE_HTML], ids=["md", "html"])
 def test_table_rows_carry_their_column_headers(path):
     rows = [u.text for c in chunks_of(path) for u in c.units if u.kind == "row"]

@@ -19,8 +19,9 @@ so that it holds whatever tool made the PDF (LaTeX, InDesign, Word, LibreOffice)
    bands (titles, footers) in place.
 4. **Headings**: the PDF outline (bookmarks) when it has one: its titles, with their spaces, are
    the section path, matched to the lines they title (run-in headings are split from the text
-   that follows). Without an outline, blocks set larger than the body text (or bold and
-   slightly larger) that read as titles are heading levels, largest first.
+   that follows); entries that are paragraphs (list items, sentences) title nothing, and an
+   outline made of them is no outline. Without an outline, blocks set larger than the body
+   text (or bold and slightly larger) that read as titles are heading levels, largest first.
 5. **Blocks**: paragraphs (line-end hyphens rejoined whatever the hyphen character, unless the
    compound is written with its hyphen elsewhere in the document; a paragraph left open at
    the foot of a page goes on at the top of the next), lists (bullets or numbers,
@@ -273,8 +274,18 @@ def _page_segments(page, number: int) -> list[Segment]:
         line.clear()
         evidence.clear()
 
+    low_half = False  # the previous character was the first half of a surrogate pair
     for index in range(count):
         code = raw.FPDFText_GetUnicode(textpage, index)
+        if low_half:
+            low_half = False
+            continue
+        # PDFium counts in UTF-16 units: a character beyond the BMP (an emoji « 😉 ») comes as two
+        # surrogates; joined it is that character, alone a surrogate would not even encode in UTF-8.
+        if 0xD800 <= code < 0xDC00 and index + 1 < count and 0xDC00 <= (low := raw.FPDFText_GetUnicode(textpage, index + 1)) < 0xE000:
+            code, low_half = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), True
+        elif 0xD800 <= code < 0xE000:
+            code = 0
         char = "-" if code == 2 else (chr(code) if code else "")  # PDFium writes 0x02 for a line-end hyphen
         if char in ("\r", "\n"):
             end_line()
@@ -660,12 +671,45 @@ def _split_at(text: str, letters: int) -> tuple[str, str]:
     return text, ""
 
 
+# An outline entry that starts like a list item: a bullet or a dash (numbers open headings too).
+_ITEM_START = re.compile(r"^(?:[•◦‣⁃∙·▪●]|[–—-](?!\s*\d))")
+# A title is a few words; a paragraph runs on (the limits ``_reads_as_heading`` puts on a title).
+_TITLE_WORDS, _TITLE_CHARS = 25, 200
+
+
+def _body_entry(title: str) -> bool:
+    """An outline entry that is a paragraph of the text, not the title of a section.
+
+    Word processors bookmark whatever paragraph has an outline level, and some templates give
+    one to the body text style (LibreOffice then exports one bookmark per paragraph, list
+    items included): such an entry is a list item, a run of sentences longer than any title,
+    or one full sentence (as ``_reads_as_heading`` refuses a sentence for a title). Taken as a
+    heading, its lines become a section title (``_mark_heading`` swallows every line the title
+    covers) and the next bookmarked paragraph replaces that title before any block is written
+    under it: the text ends up in no block at all.
+    """
+    words = len(title.split())
+    if _ITEM_START.match(title) or words > _TITLE_WORDS or len(title) >= _TITLE_CHARS:
+        return True
+    return words >= 6 and bool(re.search(r"(?<!\.)\.$", title))  # a full stop, not an ellipsis « .. »
+
+
+def _paragraph_outline(outline: list[_OutlineEntry]) -> bool:
+    """The outline bookmarks the paragraphs, not the sections: a third of its entries or more
+    are body text (``_body_entry``). Its short entries are then body lines too (« Débat : »,
+    « Par M. X, cf. présentation »), not titles: the font sizes tell the headings better."""
+    return bool(outline) and sum(_body_entry(e.title) for e in outline) * 3 >= len(outline)
+
+
 def _apply_outline(pages: list[_Page], outline: list[_OutlineEntry]) -> int:
-    """Mark the segments each outline entry titles; returns how many entries were found."""
+    """Mark the segments each outline entry titles; returns how many entries were found.
+
+    Entries that are paragraphs (``_body_entry``) title nothing: their lines stay text.
+    """
     found = 0
     for entry in outline:
         wanted = _alnum(_NUMBERING.sub("", entry.title))
-        if not wanted:
+        if not wanted or _body_entry(entry.title):
             continue
         candidates = [p for p in pages if entry.page is None or p.number in (entry.page, entry.page + 1)]
         match = None
@@ -1254,6 +1298,8 @@ def load_pdf(path: Path, max_pages: int | None = None, deadline: "Deadline | Non
         _group_callouts(page, body_size)
         page.segments = _xy_cut(page.segments, page.width)
     outline = _outline(reader)
+    if _paragraph_outline(outline):
+        outline = []  # it bookmarks paragraphs: no table of contents, headings come from font sizes
     from_outline = bool(outline) and _apply_outline(pages, outline) >= max(1, len(outline) // 3)
     if not from_outline:
         for page in pages:
