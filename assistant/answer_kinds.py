@@ -31,7 +31,14 @@ MEASURED = frozenset({"quantity", "percent", "money", "duration", "date"})
 # conjunction wherever it stands (a written question inverts: « quand est-il sorti ? »). English
 # « when » / « who » likewise. French and English grammar.
 _FRENCH_LEADS = r"et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre"
-QUAND = r"quand(?!\s+(?:on|il|elle|ils|elles|je|j['’]|nous|vous|tu)\b)"
+# A « quand » / « when » clause followed, after a comma, by a question word of its own (« Quand un
+# habitant déménage, quels organismes… ? », "When a contract ends, in what forms…?") is the
+# condition of that question, not the question.
+_CLAUSE_THEN_QUESTION = (
+    r"(?![^?]*,\s*(?:(?:in|on|at|for|to|by|with|dans|pour|par|sur|à|de|en)\s+)?"
+    r"(?:qu\w*|combien|comment|pourquoi|où|est-ce|lesquel\w*|what|which|who|whom|how|where|why|do|does|did|is|are|can|should|must)\b)"
+)
+QUAND = r"quand(?!\s+(?:on|il|elle|ils|elles|je|j['’]|nous|vous|tu)\b)" + _CLAUSE_THEN_QUESTION
 
 
 def _interrogative(word: str, leads: str = _FRENCH_LEADS) -> str:
@@ -71,7 +78,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
     ),
     "date": re.compile(
         rf"{_interrogative(QUAND)}|\b(quelle\s+date|à\s+quelle\s+(?:date|période|époque)|en\s+quelle\s+année|"
-        r"quelle\s+année|what\s+date|which\s+date|what\s+year|which\s+year)\b|" + _interrogative("when", "and|or|but|since|until|till"),
+        r"quelle\s+année|what\s+date|which\s+date|what\s+year|which\s+year)\b|" + _interrogative("when" + _CLAUSE_THEN_QUESTION, "and|or|but|since|until|till"),
         re.IGNORECASE,
     ),
     # « qui », or « quel » before a noun that names an agent (a person, a body): general French
@@ -82,8 +89,11 @@ _ASKS: dict[str, re.Pattern[str]] = {
         r"administrations?|ministères?|opérateurs?|organi[sz]ations?|compan(?:y|ies)|bod(?:y|ies)|agenc(?:y|ies)|institutions?|people|persons?)\b",
         re.IGNORECASE,
     ),
+    # « Qu'est-ce qu'un / que le … » asks what a thing is; « qu'est-ce qu'il faut / que je … »
+    # asks what to do, and « qu'est-ce qui explique … » why (French interrogative syntax).
     "definition": re.compile(
-        r"(qu['’]est[- ]ce\s+qu|que\s+(?:signifie|veut\s+dire|désigne|recouvre)|c['’]est\s+quoi|définition|définir|"
+        r"(qu['’]est[- ]ce\s+qu(?:['’](?:une?\b|on\s+(?:appelle|entend))|e\s+(?:le|la|les|c['’]est|l['’](?!on\b)))|"
+        r"qu['’]est[- ]ce\s+qui\s+(?:constitue|caractérise|définit)|que\s+(?:cela\s+|ça\s+)?(?:signifie|veut\s+dire|désigne|recouvre)|c['’]est\s+quoi|définition|définir|"
         r"entend(?:-on)?\s+par|what\s+(?:is|are)\s+(?:an?\s+)?[\w-]+\s*\??$|what\s+does\s+.+\s+(?:mean|stand\s+for)|define|definition|"
         r"distingu\w+|différence|diffère|difference|differ)",
         re.IGNORECASE,
@@ -95,7 +105,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "reason": re.compile(
-        r"\b(pourquoi|pour\s+quelles?\s+raisons?|dans\s+quel\s+but|à\s+quoi\s+sert|quel\s+(?:est\s+l['’])?intérêt|why|for\s+what\s+reason|"
+        r"\b(pourquoi|qu['’]est[- ]ce\s+qui\s+(?:explique|justifie|motive)|what\s+(?:explains|justifies)|pour\s+quelles?\s+raisons?|dans\s+quel\s+but|à\s+quoi\s+sert|quel\s+(?:est\s+l['’])?intérêt|why|for\s+what\s+reason|"
         r"what\s+for|purpose|comment|how\s+(?:do|does|can|should|to))\b",
         re.IGNORECASE,
     ),
@@ -139,7 +149,7 @@ PERCENT_IN_TEXT = re.compile(
     r"\b(?:un|une|deux|trois|quatre|neuf)\s+(?:\w+\s+)?sur\s+(?:deux|trois|quatre|cinq|dix)\b|la\s+majorité|half\b",
     re.IGNORECASE,
 )
-MONEY_IN_TEXT = re.compile(r"€|\beuros?\b|\bEUR\b|\bM€|\bk€|\$", re.IGNORECASE)
+MONEY_IN_TEXT = re.compile(r"€|£|\$|\b(?:euros?|EUR|M€|k€|dollars?|USD|CAD|pounds?|GBP|livres?\s+sterling|francs?|CHF)\b", re.IGNORECASE)
 _PERIOD = r"jours?|mois|ans|années?|semaines?|heures?|minutes?|trimestres?|semestres?|days?|months?|years?|weeks?|hours?|quarters?"
 _WEEKDAYS = (
     r"lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?|dimanches?|soirs?|matins?|nuits?|mondays?|tuesdays?|wednesdays?|"

@@ -62,8 +62,16 @@ def compose_overview(selection: Selection, language: str, numbers: dict[str, int
             lines.append(("\n" if lines else "") + intro)
             previous_doc = chunk.doc_id
         markers = "".join(f"[{numbers[c]}]" for c in dict.fromkeys(u.chunk.id for u in span.units))
-        lines.append(f"- « {span.quoted} » {markers}")
+        heading = _heading(chunk)
+        lines.append(f"- {heading} — « {span.quoted} » {markers}" if heading else f"- « {span.quoted} » {markers}")
     return "\n".join(lines)
+
+
+def _heading(chunk) -> str:
+    """The heading a point stands under (its section's last level), unless it only repeats the
+    document's title: an overview says which part of the document each point comes from."""
+    heading = (chunk.section or "").split(" > ")[-1].strip()
+    return "" if not heading or heading.casefold() in (chunk.title or "").casefold() else heading
 
 
 def _of(label: str) -> str:

@@ -68,9 +68,21 @@ _ORDINAL = re.compile(
 # A qualifier that is a clause (« si le projet… », « quand… », « if… ») or a sentence with its own
 # subject (« elle s'applique quand ? »): read after the previous question, never prefixed.
 _CLAUSE = re.compile(r"^(?:si|s['’]ils?|quand|lorsqu['’]?\w*|if|when|unless|once)\b", re.IGNORECASE)
-_SUBJECT = re.compile(r"^(?:il|elle|ils|elles|on|c['’]est|cela|ça|it|they|there)\b", re.IGNORECASE)
+# Subject pronouns by the conversation's language: « on » is a French pronoun but an English
+# preposition ("And on weekends?" qualifies the previous question, « Et on fait comment ? » asks
+# its own thing).
+_SUBJECT = {
+    "fr": re.compile(r"^(?:il|elle|ils|elles|on|c['’]est|cela|ça)\b", re.IGNORECASE),
+    "en": re.compile(r"^(?:it|they|there)\b", re.IGNORECASE),
+}
 # A question word opening a question of its own (« qu'est-ce que », « combien », « how »).
-_INTERROGATIVE = re.compile(r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|lesquel(?:le)?s|how|what|which|who|why|where|when)", re.IGNORECASE)
+# English yes/no questions open with an auxiliary (« do they pay? »), French ones may open with
+# « est-ce que ».
+_INTERROGATIVE = re.compile(
+    r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|lesquel(?:le)?s|est-ce\b|how|what|which|who|why|where|when|"
+    r"(?:do|does|did|is|are|was|were|can|could|should|must|will|would|has|have)\b)",
+    re.IGNORECASE,
+)
 # Asking for an overview of a document: « résume », « chiffres clés », « de quoi parle… »,
 # « points principaux », « summarise », « key figures », « what is … about ». French and English
 # ways of asking for the gist rather than one fact.
@@ -182,14 +194,18 @@ def rewrite_follow_up(question: str, previous: str) -> str:
         qualifier = rest
         if not qualifier:
             return f"{base} ?"
-    if _INTERROGATIVE.match(qualifier) or _SUBJECT.match(qualifier):
+    english = detect_language(previous) == "en"
+    subject = _SUBJECT["en" if english else "fr"]
+    # a topic set before a comma, then a sentence of its own (« Et la transcription, elle
+    # concerne quels contenus ? »): French and English dislocation
+    _, comma, after = qualifier.partition(", ")
+    if _INTERROGATIVE.match(qualifier) or subject.match(qualifier) or (comma and (subject.match(after) or _INTERROGATIVE.match(after))):
         return f"{base} ? {qualifier[0].upper()}{qualifier[1:]} ?"  # a question of its own, read after the previous one
     substituted = _substituted(base, qualifier)
     if substituted:
         return f"{substituted} ?"
     if _CLAUSE.match(qualifier):
         return f"{base}, {qualifier} ?"
-    english = detect_language(previous) == "en"
     if not _PREPOSITION.match(qualifier):
         qualifier = f"{'for' if english else 'pour'} {qualifier}"
     return f"{base}, {qualifier} ?"

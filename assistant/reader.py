@@ -69,7 +69,7 @@ LEXICAL = ("coverage", "coverage_context", "own_coverage", "has_focus", "restate
 # span overall (the topic is there, the fact asked may not be).
 GATE_FEATURES: tuple[str, ...] = (
     "top_score", "top_margin", "typed_gap", "no_typed", "sim_best", "passage_dense", "coverage_context", "own_coverage",
-    "has_focus", "english", "other_language", "year_unknown", "unknown_name",
+    "has_focus", "english", "other_language", "year_unknown", "unknown_name", "dense_spread",
 )
 # A signal of the question against the whole index (the same for all its spans): whether a
 # name, an acronym or a number it writes is nowhere in the documents (« ANSSI », « 2031 »): the
@@ -202,11 +202,14 @@ def _spans_at(run: list[Reading], i: int) -> list[tuple[list[Reading], str]]:
     found: list[tuple[list[Reading], str]] = [([anchor], "unit")]
     # a lead-in with what it announces, or a list cut for length: the list's parts that follow
     if announces(anchor.text) or anchor.record.kind == "list":
-        head = _lead(anchor.text) if anchor.record.kind == "list" else None
+        # the parts of one list share their lead-in; the list a lead-in announces has its own
+        head = _lead(anchor.text) if anchor.record.kind == "list" and not announces(anchor.text) else None
         parts = [anchor]
         for following in run[i + 1 :]:
             if len(parts) > MAX_PARTS or following.record.kind not in ("list", "row"):
                 break
+            if head is None and following.record.kind == "list" and len(parts) == 1:
+                head = _lead(following.text)
             if head is not None and _lead(following.text) != head:
                 break
             parts.append(following)
@@ -281,6 +284,13 @@ def _figure_near(text: str, terms: set[str], before: int = 6, after: int = 3) ->
     return False
 
 
+def _quotable(text: str) -> bool:
+    """A unit long enough to say something: a sentence, or a short line that holds a figure or a
+    date (« August 2019 » under a title, « 12 % » in a call-out); a bare word or a stray
+    symbol says nothing."""
+    return len(text) >= 12 or (len(text) >= 4 and any(c.isdigit() for c in text))
+
+
 def readings(
     question: Question,
     query_vector: np.ndarray,
@@ -296,7 +306,7 @@ def readings(
         if following.chunk.id not in passage_of:
             rank_of[following.chunk.id], passage_of[following.chunk.id] = parent, following
     retrieved = {p.chunk.id for p in passages}
-    kept = [u for u in units if u.chunk_id in passage_of and len(u.text) >= 12 and not passage_injection(u.text)]
+    kept = [u for u in units if u.chunk_id in passage_of and _quotable(u.text) and not passage_injection(u.text)]
     if not kept:
         return []
     similarities = np.stack([u.vector for u in kept]) @ np.asarray(query_vector, dtype=np.float32)
@@ -578,7 +588,15 @@ def gate_row(usable: list[Span]) -> np.ndarray:
     # gate would read that distance as certainty that the documents do not answer.
     typed = next((s for s in usable if not s.features["asks_unmet"]), None)
     gap = best.score - typed.score if typed is not None else 0.0
-    values = {"top_score": best.score, "top_margin": margin, "typed_gap": gap, "no_typed": float(typed is None), **best.features}
+    # How far the best span's passage stands above the passages retrieved with it: a question
+    # the documents answer has a passage that stands out; one they do not answer meets passages
+    # that are all about as close (the same topic, not the fact asked).
+    dense = {s.anchor.chunk.id: s.features["passage_dense"] for s in usable}
+    spread = best.features["passage_dense"] - sum(dense.values()) / len(dense)
+    values = {
+        "top_score": best.score, "top_margin": margin, "typed_gap": gap, "no_typed": float(typed is None), "dense_spread": spread,
+        **best.features,
+    }
     return np.array([values[name] for name in GATE_FEATURES], dtype=np.float64)
 
 
@@ -661,10 +679,14 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     best = usable[0]
 
     def extended(span: Span) -> Span:
-        longer = [
-            s for s in usable
-            if s.key[: len(span.key)] == span.key and len(s.key) > len(span.key) and s.probability >= model.extend_ratio * span.probability
-        ]
+        longer = [s for s in usable if s.key[: len(span.key)] == span.key and len(s.key) > len(span.key)]
+        if announces(span.units[-1].text):
+            # A lead-in left hanging (« … les informations suivantes : ») says that the answer
+            # follows: the items it announces are quoted with it, whatever their share.
+            items = [s for s in longer if all(u.record.kind in ("list", "row") for u in s.units[len(span.units):])]
+            if items:
+                return items[0]
+        longer = [s for s in longer if s.probability >= model.extend_ratio * span.probability]
         return longer[0] if longer else span
 
     chosen = [extended(best)]

@@ -239,6 +239,36 @@ def test_how_many_parts_asks_a_count_and_how_many_days_a_duration(question, asks
     assert "quantity" in asked and ("duration" in asked) == asks_duration
 
 
+@pytest.mark.parametrize(
+    ("question", "kind", "asked"),
+    [
+        # « qu'est-ce qu'un … » asks what a thing is; « qu'est-ce qu'il faut … » what to do
+        ("Qu'est-ce qu'un registre des traitements ?", "definition", True),
+        ("Qu'est-ce que le RGAA ?", "definition", True),
+        ("Qu'est-ce qu'il faut joindre à la demande envoyée au comité ?", "definition", False),
+        ("Qu'est-ce que je dois vérifier avant de publier ?", "definition", False),
+        ("Qu'est-ce qui explique le retard des petites communes ?", "reason", True),
+        # a « quand » / "when" clause before a question of its own is its condition
+        ("Quand un habitant déménage, quels organismes sont prévenus ?", "date", False),
+        ("When a supplier contract ends, in what forms must the data be returned?", "date", False),
+        ("Quand le règlement a-t-il été publié ?", "date", True),
+        ("Quand le guide a-t-il été publié, et par qui ?", "date", True),
+        ("When was the handbook published?", "date", True),
+    ],
+)
+def test_the_kind_of_answer_follows_french_and_english_question_syntax(question, kind, asked):
+    from assistant.answer_kinds import asked_kinds
+
+    assert (kind in asked_kinds(question)) == asked
+
+
+@pytest.mark.parametrize("text", ["Above £20 million, the supplier must provide an API.", "Le contrat plafonne à 3 millions de dollars."])
+def test_amounts_in_any_currency_are_sums_of_money(text):
+    from assistant.answer_kinds import carries
+
+    assert carries(text, "money")
+
+
 def test_a_signal_far_outside_the_fitted_range_weighs_as_at_its_edge():
     """A new document can give a signal far beyond anything the fit saw (a question with three
     times the usual candidates): the gate reads it at three standard deviations, so no single
@@ -400,6 +430,11 @@ def test_follow_up_is_understood_from_the_previous_turn(corpus_assistant):
         # a qualifier that says its own preposition keeps it (no « pour avec »)
         ("Quelle part des communes publie son budget pour les habitants ?", "Et avec les élus ?",
          "Quelle part des communes publie son budget pour les habitants, avec les élus ?"),
+        # « on » is a preposition in English, a subject only in French; an English auxiliary opens a question
+        ("How many hours a day is the service desk open on weekdays?", "And on weekends?",
+         "How many hours a day is the service desk open on weekdays, on weekends ?"),
+        ("Which agencies use the shared platform?", "And do they pay for it?",
+         "Which agencies use the shared platform ? Do they pay for it ?"),
         # a bare noun phrase may stand for the subject as well: it is added, nothing is replaced
         ("Quelle part des collectivités a une charte pour les données ?", "Et les métropoles ?",
          "Quelle part des collectivités a une charte pour les données, pour les métropoles ?"),
@@ -436,6 +471,10 @@ def test_an_overview_covers_the_document_the_question_names_by_its_title(tmp_pat
     answer = Assistant(index_dir=tmp_path / "index").ask("Résume le guide de la voirie communale.")
     assert not answer.abstained and answer.citations, answer.text
     assert {c.doc_id for c in answer.citations} == {"guide-voirie"}, answer.text
+    # each point says which part of the guide it comes from
+    points = [line for line in answer.text.splitlines() if line.startswith("- ")]
+    assert points and all(" — « " in p for p in points), answer.text
+    assert {p[2:].split(" — ")[0] for p in points} <= {"Entretien des chaussées", "Signalisation", "Déneigement"}, answer.text
 
 
 def test_filters_restrict_the_documents(corpus_assistant):
