@@ -62,6 +62,7 @@ from assistant.auth import AuthError, Users, load_users
 from assistant.conversation import checked_history
 from assistant.retriever import FILTER_KEYS, matches_filters
 from ingest import kinds
+from ingest.models import SECTION_SEPARATOR
 from ingest.pipeline import UPLOAD_EXTENSIONS
 from ingest.settings import ANSWER_MODES, Settings, get_settings
 from ingest.store import IndexProblem
@@ -404,7 +405,7 @@ def sources_html(answer: dict[str, Any] | None, preview_dir: Path | None = None)
         if citation.get("page") is not None:
             tags.append(f"<span class='nr-tag'>page {citation['page']}</span>")
         section = citation.get("section") or ""
-        section_html = f"<div class='nr-section'>Section : {html.escape(section.replace(' > ', ' › '))}</div>" if section else ""
+        section_html = f"<div class='nr-section'>Section : {html.escape(section.replace(SECTION_SEPARATOR, ' › '))}</div>" if section else ""
         address = _web_address(citation.get("source"))
         link = (
             f"<div class='nr-link'><a href='{html.escape(address, quote=True)}' target='_blank' rel='noopener noreferrer'>Source ↗</a></div>"

@@ -7,6 +7,8 @@ cannot be wrong. The spans come from ``reader.select``; this module only writes 
 from __future__ import annotations
 
 from ingest.kinds import source_label
+from ingest.models import innermost_heading
+from ingest.store import StoredChunk
 
 from .reader import Selection
 
@@ -67,10 +69,10 @@ def compose_overview(selection: Selection, language: str, numbers: dict[str, int
     return "\n".join(lines)
 
 
-def _heading(chunk) -> str:
+def _heading(chunk: StoredChunk) -> str:
     """The heading a point stands under (its section's last level), unless it only repeats the
     document's title: an overview says which part of the document each point comes from."""
-    heading = (chunk.section or "").split(" > ")[-1].strip()
+    heading = innermost_heading(chunk.section or "")
     return "" if not heading or heading.casefold() in (chunk.title or "").casefold() else heading
 
 

@@ -176,6 +176,16 @@ class IngestReport:
         return self.chunks_added + self.chunks_updated + self.chunks_unchanged
 
 
+#: Joins a section's heading path (« Guide > Chapitre > Partie »): loaders write it, the
+#: embedder reads it after the title, answers and the chat show its last level or the whole.
+SECTION_SEPARATOR = " > "
+
+
+def innermost_heading(section: str) -> str:
+    """The last level of a section's heading path: the heading a passage stands under."""
+    return section.split(SECTION_SEPARATOR)[-1].strip() if section else ""
+
+
 def embedding_text(section: str, text: str, title: str = "") -> str:
     """What the embedder and BM25 see: the document's title and the heading path give context
     the text lacks (readers name a guide by its title: « le guide sur la voirie
@@ -184,7 +194,7 @@ def embedding_text(section: str, text: str, title: str = "") -> str:
     One definition for the chunks being indexed and the chunks read back from Chroma: the
     BM25 index built at query time must see exactly what the embedder saw.
     """
-    head = " > ".join(part for part in (title, section) if part)
+    head = SECTION_SEPARATOR.join(part for part in (title, section) if part)
     return f"{head}\n{text}" if head else text
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ..models import Block
+from ..models import SECTION_SEPARATOR, Block
 from ..text import collapse
 
 # Class or id words that mark page furniture on any site (static site generators, CMSs):
@@ -105,7 +105,7 @@ class _Walker:
         self.figure_above = False
 
     def section(self) -> str:
-        return " > ".join(t for _, t in self.path) if self.path else self.title
+        return SECTION_SEPARATOR.join(t for _, t in self.path) if self.path else self.title
 
     def add(self, text: str, role: str = "text") -> None:
         if text:

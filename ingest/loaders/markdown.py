@@ -23,7 +23,7 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
-from ..models import Block
+from ..models import SECTION_SEPARATOR, Block
 from ..text import collapse, looks_like_heading
 
 # Admonition types whose name is presentation, not content ("::: tip Titre" shows only
@@ -260,7 +260,7 @@ def markdown_blocks(body: str, title: str, detect_plain_headings: bool | None = 
     figure_above = False  # the previous block was a figure: an italic paragraph is its caption
 
     def section() -> str:
-        return " > ".join(text for _, text in path) if path else title
+        return SECTION_SEPARATOR.join(text for _, text in path) if path else title
 
     index = 0
     while index < len(tokens):

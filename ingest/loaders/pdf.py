@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models import Block, DocumentInfo, LoadedDocument
+from ..models import SECTION_SEPARATOR, Block, DocumentInfo, LoadedDocument
 from ..structure import FIGURE_ONLY, tidy
 from ..text import collapse, normalize
 
@@ -883,7 +883,7 @@ class _Assembler:
         for _, title in self.path:
             if not titles or _alnum(_NUMBERING.sub("", title)) != _alnum(_NUMBERING.sub("", titles[-1])):
                 titles.append(title)
-        return " > ".join(titles) if titles else self.title
+        return SECTION_SEPARATOR.join(titles) if titles else self.title
 
     # -- text joining ---------------------------------------------------------------------------
 
