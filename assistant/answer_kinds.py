@@ -31,13 +31,16 @@ MEASURED = frozenset({"quantity", "percent", "money", "duration", "date"})
 # conjunction wherever it stands (a written question inverts: « quand est-il sorti ? »). English
 # « when » / « who » likewise. French and English grammar.
 _FRENCH_LEADS = r"et|ou|mais|depuis|jusqu['’]à|à\s+partir\s+de|par|pour|avec|de|à|chez|envers|contre"
+# A word that opens a question of its own, French and English: an interrogative, « est-ce », or
+# the auxiliary of an English yes/no question (« do they pay? »).
+QUESTION_WORD = (
+    r"(?:qu\w*|combien|comment|pourquoi|où|quand|lequel|laquelle|lesquel\w*|est-ce|how|what|which|who|whom|whose|why|where|when|"
+    r"do|does|did|is|are|was|were|can|could|should|must|will|would|has|have)\b"
+)
 # A « quand » / « when » clause followed, after a comma, by a question word of its own (« Quand un
 # habitant déménage, quels organismes… ? », "When a contract ends, in what forms…?") is the
 # condition of that question, not the question.
-_CLAUSE_THEN_QUESTION = (
-    r"(?![^?]*,\s*(?:(?:in|on|at|for|to|by|with|dans|pour|par|sur|à|de|en)\s+)?"
-    r"(?:qu\w*|combien|comment|pourquoi|où|est-ce|lesquel\w*|what|which|who|whom|how|where|why|do|does|did|is|are|can|should|must)\b)"
-)
+_CLAUSE_THEN_QUESTION = rf"(?![^?]*,\s*(?:(?:in|on|at|for|to|by|with|dans|pour|par|sur|à|de|en)\s+)?{QUESTION_WORD})"
 QUAND = r"quand(?!\s+(?:on|il|elle|ils|elles|je|j['’]|nous|vous|tu)\b)" + _CLAUSE_THEN_QUESTION
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ingest.patterns import NAMED_WORD, YEAR, years_in
 
-from .answer_kinds import DISTINCT_KINDS, QUAND, asked_kinds
+from .answer_kinds import DISTINCT_KINDS, QUAND, QUESTION_WORD, asked_kinds
 from .lexical import detect_language, key_terms
 
 # "l'année d'avant", "the previous year": a year relative to the previous turn's.
@@ -75,14 +75,8 @@ _SUBJECT = {
     "fr": re.compile(r"^(?:il|elle|ils|elles|on|c['’]est|cela|ça)\b", re.IGNORECASE),
     "en": re.compile(r"^(?:it|they|there)\b", re.IGNORECASE),
 }
-# A question word opening a question of its own (« qu'est-ce que », « combien », « how »).
-# English yes/no questions open with an auxiliary (« do they pay? »), French ones may open with
-# « est-ce que ».
-_INTERROGATIVE = re.compile(
-    r"^(?:qu|quel|combien|comment|pourquoi|où|quand|qui|lequel|laquelle|lesquel(?:le)?s|est-ce\b|how|what|which|who|why|where|when|"
-    r"(?:do|does|did|is|are|was|were|can|could|should|must|will|would|has|have)\b)",
-    re.IGNORECASE,
-)
+# A question word opening a question of its own (« qu'est-ce que », « combien », « how », « do »).
+_INTERROGATIVE = re.compile(rf"^{QUESTION_WORD}", re.IGNORECASE)
 # Asking for an overview of a document: « résume », « chiffres clés », « de quoi parle… »,
 # « points principaux », « summarise », « key figures », « what is … about ». French and English
 # ways of asking for the gist rather than one fact.
