@@ -56,6 +56,7 @@ SPLITS: dict[str, Split] = {
     "sealed-2": Split("sealed-2", ("sealed-2",), "sealed batch written 2026-12-07 (second stop of the day), run once and logged in evals/LOG.md the same day (third stop); now part of dev"),
     "sealed-3": Split("sealed-3", ("sealed-3",), "sealed batch written 2026-12-07 (third stop of the day), run once and logged in evals/LOG.md the same day (fourth stop); now part of dev"),
     "sealed-4": Split("sealed-4", ("sealed-4",), "sealed batch written 2026-12-07 (fourth stop of the day): run once, logged in evals/LOG.md"),
+    "sealed-5": Split("sealed-5", ("sealed-5",), "sealed batch written 2026-12-07 (fifth stop of the day): run once, logged in evals/LOG.md"),
 }
 
 
