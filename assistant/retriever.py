@@ -5,7 +5,11 @@ and figures ("CSIRT", "ISO 27001", "2018"). Reciprocal rank fusion combines thei
 without having to calibrate their scores against each other; its one constant, k (how much a
 rank's lead counts: small k, the top of each ranking decides), is fitted on the training
 questions by ``python -m evals calibrate`` per embedding backend, since it weighs that backend's
-ranking against BM25's (``assistant/weights/<backend>.retrieval.json``). Near-duplicate passages (the
+ranking against BM25's (``assistant/weights/<backend>.retrieval.json``). A passage written in
+another language than the question gets its dense rank's share twice: BM25 cannot read it, and
+would otherwise bury it under same-language passages that merely share the question's words
+(dev, 2026-12-07: passages holding the answer in the top 6 from 245 to 248 of 293, train
+unchanged). Near-duplicate passages (the
 same text indexed twice, from a PDF and its Markdown) are removed so the k passages given to
 the answerer say k different things.
 
@@ -33,7 +37,7 @@ from ingest.store import Generation, IndexStore, StoredChunk, split_record_id
 
 from .fitted import load_fitted
 from .index_cache import ReaderCache
-from .lexical import acronyms_in, tokens, words
+from .lexical import acronyms_in, detect_language, tokens, words
 
 
 RetrieverKind = Literal["hybrid", "dense", "bm25"]
@@ -73,6 +77,14 @@ class _LoadedGeneration:
     source: str = ""  # where the lexical index came from: "disk" or "built"
     _acronyms: dict[str, str] | None = None
     _by_place: dict[tuple[str, int], StoredChunk] | None = None
+    _languages: dict[str, str] = field(default_factory=dict)
+
+    def language(self, chunk: StoredChunk) -> str:
+        """The language a passage is written in ('fr' or 'en'), read once per passage."""
+        found = self._languages.get(chunk.id)
+        if found is None:
+            found = self._languages[chunk.id] = detect_language(chunk.text)
+        return found
 
     def next_chunk(self, chunk: StoredChunk) -> StoredChunk | None:
         """The chunk that follows ``chunk`` in its document, if any.
@@ -321,14 +333,24 @@ class HybridRetriever:
         depth = max(4 * k, 20)
         results: dict[str, ScoredChunk] = {}
         rrf_k = self.rrf_k if kind == "hybrid" else 0
+        weight = lexical_weight(lexical_query or query, loaded.idf) if kind == "hybrid" else 1.0
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
+            language = detect_language(query)
             for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.dense_rank, entry.dense_score = rank, score
-                entry.score += 1.0 / (rrf_k + rank + 1) if kind == "hybrid" else score
+                if kind == "hybrid":
+                    # A passage in another language than the question (an English guide asked
+                    # in French) shares no words with it: BM25 cannot rank it, and its silence
+                    # is not a vote against it. The dense rank, which reads both languages,
+                    # stands in for both retrievers there; otherwise passages in the question's
+                    # language that share its words outrank it on BM25 alone.
+                    share = 1.0 + weight if loaded.language(chunk) != language else 1.0
+                    entry.score += share / (rrf_k + rank + 1)
+                else:
+                    entry.score += score
         if kind in ("hybrid", "bm25"):
-            weight = lexical_weight(lexical_query or query, loaded.idf) if kind == "hybrid" else 1.0
             for rank, (chunk, score) in enumerate(self.lexical(lexical_query or query, depth, filters, loaded)):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.bm25_rank, entry.bm25_score = rank, score

@@ -46,7 +46,7 @@ from assistant.fitted import fitted_file
 from .harness import Question, first_relevant_rank, passage_doc_and_text
 from .splits import SPLITS, build_split_index
 
-FOLDS = 5  # cross-validation over questions
+FOLDS = 5  # cross-validation folds, whole documents held out (``document_folds``)
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 GATE_L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.02, 0.96, 0.02))
@@ -81,13 +81,42 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float, it
     return w[:d], float(w[d])
 
 
+def document_folds(questions: list[Question], folds: int = FOLDS) -> np.ndarray:
+    """Each question's cross-validation fold, all the questions of one document in one fold.
+
+    The product meets documents it was never fitted on. Folds that split one document's
+    questions let the fit learn that document's wording and layout in the other folds, so the
+    held-out scores read like a known document's, and the L2 strengths, the threshold and the
+    quoting ratios chosen on them suit the training documents, not new ones (sealed batches
+    scored 5–10 points under dev). Documents, largest first, go to the fold with the fewest
+    questions; a question with no source document (out of corpus) goes by its number.
+    """
+    by_doc: dict[str, list[int]] = {}
+    loose: list[int] = []
+    for index, q in enumerate(questions):
+        if q.sources:
+            by_doc.setdefault(q.sources[0], []).append(index)
+        else:
+            loose.append(index)
+    fold_of = np.zeros(len(questions), dtype=int)
+    sizes = [0] * folds
+    for doc in sorted(by_doc, key=lambda d: (-len(by_doc[d]), d)):
+        fold = min(range(folds), key=lambda f: (sizes[f], f))
+        fold_of[by_doc[doc]] = fold
+        sizes[fold] += len(by_doc[doc])
+    for index in loose:
+        fold_of[index] = index % folds
+    return fold_of
+
+
 def choose_gate_l2(x: np.ndarray, y: np.ndarray, owners: np.ndarray, folds: int = FOLDS) -> tuple[float, dict[float, float]]:
-    """The gate's L2 strength: the best held-out (balanced) log-likelihood over question folds."""
+    """The gate's L2 strength: the best held-out (balanced) log-likelihood over the folds
+    (``owners``: each row's fold)."""
     results: dict[float, float] = {}
     for l2 in GATE_L2_GRID:
         loss, total = 0.0, 0.0
         for fold in range(folds):
-            held = owners % folds == fold
+            held = owners == fold
             if not held.any() or held.all():
                 continue
             w, b = fit_logistic(x[~held], y[~held], _balanced(y[~held]), l2)
@@ -204,6 +233,7 @@ class Group:
     """The candidates of one (sub-)question: features, labels, and the question they belong to."""
 
     question: int
+    fold: int  # its question's cross-validation fold (``document_folds``)
     rows: np.ndarray
     labels: np.ndarray
     whole: bool  # the whole question, not one part of a compound one
@@ -211,10 +241,11 @@ class Group:
 
 def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group]:
     groups = []
+    fold_of = document_folds(questions)
     for index, (q, g) in enumerate(zip(questions, gathered)):
         for whole, found in [(True, g.spans)] + [(False, s) for _, _, s in g.parts]:
             if found:
-                groups.append(Group(index, feature_matrix(found), span_labels(q, found), whole))
+                groups.append(Group(index, int(fold_of[index]), feature_matrix(found), span_labels(q, found), whole))
     return groups
 
 
@@ -237,7 +268,7 @@ def thinly_supported(groups: list[Group], folds: int = FOLDS) -> list[int]:
             warnings.simplefilter("ignore", RuntimeWarning)
             spread = np.nanmax(g.rows, axis=0) - np.nanmin(g.rows, axis=0)
         for i in np.flatnonzero(np.nan_to_num(spread) > 1e-9):
-            varying[i].add(g.question % folds)
+            varying[i].add(g.fold)
     return [i for i, seen_in in enumerate(varying) if len(seen_in) < 2]
 
 
@@ -250,10 +281,10 @@ def choose_l2(groups: list[Group], folds: int = FOLDS) -> tuple[float, dict[floa
         hits, total, loglik = 0, 0, 0.0
         out_of_fold[l2] = {}
         for fold in range(folds):
-            train = [(g.rows, g.labels) for g in groups if g.question % folds != fold and g.labels.any()]
+            train = [(g.rows, g.labels) for g in groups if g.fold != fold and g.labels.any()]
             w = fit_ranker(train, l2)
             for number, g in enumerate(groups):
-                if g.question % folds != fold:
+                if g.fold != fold:
                     continue
                 s = g.rows @ w
                 out_of_fold[l2][number] = s
@@ -397,7 +428,8 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_z = standardise(gate_x, gate_mean, gate_scale)
-    gate_l2, gate_l2_results = choose_gate_l2(gate_z, gate_y, gate_q)
+    fold_of = document_folds(questions)
+    gate_l2, gate_l2_results = choose_gate_l2(gate_z, gate_y, fold_of[gate_q])
     gate_weights, gate_bias = fit_logistic(gate_z, gate_y, _balanced(gate_y), gate_l2)
     model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.01, 1.01)
 
@@ -407,11 +439,11 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     # threshold chosen on them abstains too often on new documents.
     fold_models: list[ReaderModel] = []
     for fold in range(FOLDS):
-        w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.question % FOLDS != fold and g.labels.any()], l2)
-        keep = gate_q % FOLDS != fold
+        w_fold = fit_ranker([(g.rows, g.labels) for g in groups if g.fold != fold and g.labels.any()], l2)
+        keep = fold_of[gate_q] != fold
         gw, gb = fit_logistic(gate_z[keep], gate_y[keep], _balanced(gate_y[keep]), gate_l2)
         fold_models.append(ReaderModel(backend, mean, scale, w_fold, gate_mean, gate_scale, gw, gb, 0.5, 1.01, 1.01))
-    answering = [fold_models[index % FOLDS] for index in range(len(questions))]
+    answering = [fold_models[fold_of[index]] for index in range(len(questions))]
     for g, fold_model in zip(gathered, answering):  # scores once; only the thresholds vary below
         g.spans[:] = score(g.spans, fold_model)
         for _, _, found in g.parts:
@@ -420,7 +452,11 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     # shorter answers). The threshold is the middle of the range that reaches the best accuracy,
     # not its edge: a tie-break on answer length would push it to the highest threshold that
     # still scores, abstaining on every new question slightly less supported than the training ones.
-    # The support an extra span needs, from quoting every span to quoting none (1.01).
+    # The support an extra span needs, from quoting every span to quoting none (1.01); only values
+    # at or above the threshold are kept (below): a span quoted beside the best is one the
+    # assistant would answer with alone, not a loosely related passage of another document that
+    # merely raises the odds of holding an expected string (its quote would open the answer when
+    # its document is newer).
     extra_grid = (0.0, *THRESHOLDS[::2], 1.01)
     best_key, best_choice = None, None
     for extend in EXTEND_RATIOS:
@@ -434,6 +470,8 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
             key = (round(accuracy, 6), -round(units, 6))
             if units > MEAN_UNITS_BUDGET:
                 continue  # longer answers would say more than a reader takes in
+            if extra < threshold:
+                continue  # a span quoted beside the best must be one the assistant would answer with alone
             if best_key is None or key > best_key:
                 best_key, best_choice = key, (threshold, extra, extend)
     assert best_choice is not None and best_key is not None

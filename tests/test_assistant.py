@@ -304,6 +304,41 @@ def test_a_french_question_over_an_english_guide_quotes_the_passage_that_answers
     assert "product owner" in answer.text, answer.text
 
 
+def test_a_french_question_finds_the_english_passage_among_french_ones_sharing_its_words(tmp_path):
+    """In an index holding French and English guides, a French question shares its words with
+    French passages that do not answer (« sprints », « projet agile »); BM25 cannot read the
+    English passage that does. The passage that answers still comes first: the dense ranking,
+    which reads both languages, speaks for it."""
+    from ingest import build_index
+
+    french = tmp_path / "guide-projets.md"
+    french.write_text(
+        "# Conduire un projet numérique dans la commune\n\n## Le contrat d'un projet agile\n\n"
+        "Un projet agile avance par sprints : l'équipe livre à la fin de chaque sprint une version utilisable. "
+        "Le contrat d'un projet agile décrit l'équipe, les rôles et la manière de valider chaque sprint. "
+        "Le nombre de sprints d'un petit projet agile se discute avec l'équipe au lancement du contrat.\n\n"
+        "## Le comité de suivi\n\nLe comité de suivi du projet réunit les élus, la direction générale et l'équipe du projet. "
+        "Il valide les priorités de chaque sprint et suit le contrat.\n\n"
+        "## Les marchés publics\n\nLes marchés publics de la commune suivent le code de la commande publique. "
+        "Un petit projet peut passer par un marché à procédure adaptée.\n",
+        encoding="utf-8",
+    )
+    english = tmp_path / "agile-handbook.md"
+    english.write_text(
+        "# Buying digital services with agile methods\n\n## Why agile\n\n"
+        "Large projects managed in one long sequence often fail: users see nothing for years, and needs change meanwhile. "
+        "Agile teams deliver working software in short cycles and adjust the plan after each of them.\n\n"
+        "## Contract length\n\nA contract for a small agile project should plan for about six iterations of two weeks each. "
+        "Larger projects usually plan for a base period of one year with options to extend it.\n\n"
+        "## Roles\n\nThe product owner is a government employee who decides what the team builds next.\n",
+        encoding="utf-8",
+    )
+    build_index([french, english], index_dir=tmp_path / "index", progress=False)
+    assistant = Assistant(index_dir=tmp_path / "index", mode="extractive")
+    passages = assistant.retriever.search("Combien de sprints faut-il prévoir pour un petit projet agile ?", k=3)
+    assert "six iterations" in passages[0].chunk.text, [p.chunk.text[:60] for p in passages]
+
+
 def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
     """« …, et quand est-il sorti ? » names one thing of its own but asks for a date the first
     part does not: it is a question of its own, and the guide gives no date, which the answer says."""

@@ -140,10 +140,30 @@ def test_a_signal_cross_validation_cannot_check_is_left_unweighed():
         rows[0, one_fold] = float(question in (3, 3 + FOLDS))
         rows[0, two_folds] = float(question in (3, 4))
         rows[1, unanswered] = float(question == 0 or question == 1)  # question 0 has no answering unit
-        groups.append(Group(question, rows, labels, True))
+        groups.append(Group(question, question % FOLDS, rows, labels, True))
     unfitted = thinly_supported(groups)
     assert {once, one_fold, unanswered} <= set(unfitted)
     assert 0 not in unfitted and two_folds not in unfitted
+
+
+def test_cross_validation_holds_out_whole_documents():
+    """The fit is judged as the product is used, on documents it never saw: all the questions
+    of one document fall in one fold, the folds are of similar size, and questions with no
+    source spread over every fold."""
+    from evals.calibrate import FOLDS, document_folds
+    from evals.harness import Question
+
+    sizes = {"guide-a": 30, "guide-b": 22, "guide-c": 17, "guide-d": 12, "guide-e": 9, "guide-f": 6, "guide-g": 4}
+    questions = [
+        Question(id=f"{doc}-{i}", question=f"Question {i} ?", expect=["x"], sources=(doc,), category="figure", answerable=True)
+        for doc, n in sizes.items() for i in range(n)
+    ] + [Question(id=f"ooc-{i}", question=f"Hors corpus {i} ?", expect=[], sources=(), category="out-of-corpus", answerable=False) for i in range(10)]
+    folds = document_folds(questions)
+    for doc in sizes:
+        assert len({int(f) for q, f in zip(questions, folds) if q.sources == (doc,)}) == 1, doc
+    counts = [int((folds == f).sum()) for f in range(FOLDS)]
+    assert max(counts) - min(counts) <= max(sizes.values()) // 2, counts
+    assert {int(f) for q, f in zip(questions, folds) if not q.sources} == set(range(FOLDS))
 
 
 def test_the_gates_regularisation_is_chosen_by_held_out_questions():
@@ -155,7 +175,7 @@ def test_the_gates_regularisation_is_chosen_by_held_out_questions():
     from evals.calibrate import GATE_L2_GRID, choose_gate_l2
 
     generator = np.random.default_rng(0)
-    owners = np.arange(400)
+    owners = np.arange(400) % 5  # each row's fold
     noise = generator.normal(size=(400, 6))
     answered = (generator.random(400) < 0.7).astype(float)
     assert choose_gate_l2(noise, answered, owners)[0] == max(GATE_L2_GRID)
