@@ -51,14 +51,21 @@ def metropolises_ai_share() -> str:
     return f"{found.group(1)} %"
 
 
-def one_document_index(folder: Path, name: str, text: str) -> Path:
-    """An index of one generated document (a test's own wording, language and structure)."""
+def documents_index(folder: Path, documents: dict[str, str]) -> Path:
+    """An index of generated documents, by file name (a test's own wording, language and structure)."""
     from ingest import build_index
 
-    document = folder / name
-    document.write_text(text, encoding="utf-8")
-    build_index([document], index_dir=folder / "index", progress=False)
+    paths = []
+    for name, text in documents.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    build_index(paths, index_dir=folder / "index", progress=False)
     return folder / "index"
+
+
+def one_document_index(folder: Path, name: str, text: str) -> Path:
+    """An index of one generated document."""
+    return documents_index(folder, {name: text})
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from assistant.extractive import ABSTAIN_FR
 from assistant.grounding import ground
 from ingest import build_index
 
-from .conftest import AI_USE_PARAPHRASE, ANNOUNCEMENT, PYTHON, REPO, metropolises_ai_share, one_document_index, subprocess_env
+from .conftest import AI_USE_PARAPHRASE, ANNOUNCEMENT, PYTHON, REPO, documents_index, metropolises_ai_share, one_document_index, subprocess_env
 
 CYBER = "Quel pourcentage des collectivités a déjà été victime d'une cyberattaque ?"
 
@@ -309,10 +309,8 @@ def test_a_french_question_finds_the_english_passage_among_french_ones_sharing_i
     French passages that do not answer (« sprints », « projet agile »); BM25 cannot read the
     English passage that does. The passage that answers still comes first: the dense ranking,
     which reads both languages, speaks for it."""
-    from ingest import build_index
-
-    french = tmp_path / "guide-projets.md"
-    french.write_text(
+    index = documents_index(tmp_path, {
+        "guide-projets.md":
         "# Conduire un projet numérique dans la commune\n\n## Le contrat d'un projet agile\n\n"
         "Un projet agile avance par sprints : l'équipe livre à la fin de chaque sprint une version utilisable. "
         "Le contrat d'un projet agile décrit l'équipe, les rôles et la manière de valider chaque sprint. "
@@ -321,20 +319,15 @@ def test_a_french_question_finds_the_english_passage_among_french_ones_sharing_i
         "Il valide les priorités de chaque sprint et suit le contrat.\n\n"
         "## Les marchés publics\n\nLes marchés publics de la commune suivent le code de la commande publique. "
         "Un petit projet peut passer par un marché à procédure adaptée.\n",
-        encoding="utf-8",
-    )
-    english = tmp_path / "agile-handbook.md"
-    english.write_text(
+        "agile-handbook.md":
         "# Buying digital services with agile methods\n\n## Why agile\n\n"
         "Large projects managed in one long sequence often fail: users see nothing for years, and needs change meanwhile. "
         "Agile teams deliver working software in short cycles and adjust the plan after each of them.\n\n"
         "## Contract length\n\nA contract for a small agile project should plan for about six iterations of two weeks each. "
         "Larger projects usually plan for a base period of one year with options to extend it.\n\n"
         "## Roles\n\nThe product owner is a government employee who decides what the team builds next.\n",
-        encoding="utf-8",
-    )
-    build_index([french, english], index_dir=tmp_path / "index", progress=False)
-    assistant = Assistant(index_dir=tmp_path / "index", mode="extractive")
+    })
+    assistant = Assistant(index_dir=index, mode="extractive")
     passages = assistant.retriever.search("Combien de sprints faut-il prévoir pour un petit projet agile ?", k=3)
     assert "six iterations" in passages[0].chunk.text, [p.chunk.text[:60] for p in passages]
 
@@ -484,26 +477,21 @@ def test_a_follow_up_stands_for_the_previous_question_with_its_new_qualifier(pre
 def test_an_overview_covers_the_document_the_question_names_by_its_title(tmp_path):
     """Another document that talks about the named one (and so holds the passage closest to the
     question) is not the one summarised."""
-    guide = tmp_path / "guide-voirie.md"
-    guide.write_text(
+    index = documents_index(tmp_path, {
+        "guide-voirie.md":
         "# Guide de la voirie communale\n\n## Entretien des chaussées\n\n"
         "Les chaussées communales doivent être inspectées au moins une fois par an par les services techniques. "
         "Les nids-de-poule signalés par les habitants sont comblés dans un délai de quinze jours.\n\n"
         "## Signalisation\n\nLes panneaux de signalisation sont remplacés dès qu'ils deviennent illisibles. "
         "Le marquage au sol des passages piétons est refait tous les trois ans.\n\n"
         "## Déneigement\n\nLe plan de déneigement fixe l'ordre de passage des engins, les axes prioritaires en premier.\n",
-        encoding="utf-8",
-    )
-    other = tmp_path / "rapport-annuel.md"
-    other.write_text(
+        "rapport-annuel.md":
         "# Rapport annuel des services municipaux\n\n## Publications\n\n"
         "Cette année, la commune a publié un résumé du guide de la voirie communale à destination des élus. "
         "Le rapport présente aussi les comptes de la piscine municipale et le bilan de la médiathèque.\n\n"
         "## Finances\n\nLe budget de la médiathèque a augmenté de cinq pour cent par rapport à l'année précédente.\n",
-        encoding="utf-8",
-    )
-    build_index([guide, other], index_dir=tmp_path / "index", progress=False)
-    answer = Assistant(index_dir=tmp_path / "index").ask("Résume le guide de la voirie communale.")
+    })
+    answer = Assistant(index_dir=index).ask("Résume le guide de la voirie communale.")
     assert not answer.abstained and answer.citations, answer.text
     assert {c.doc_id for c in answer.citations} == {"guide-voirie"}, answer.text
     # each point says which part of the guide it comes from
