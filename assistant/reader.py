@@ -31,12 +31,14 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from ingest.patterns import NAMED_WORD, announces, ends_sentence, years_in
+from ingest.store import StoredChunk
 
 from .answer_kinds import ANSWER_KINDS, DAY_IN_TEXT, MEASURED, PLAN, carries, specific_kinds
 from .fitted import load_fitted
@@ -342,8 +344,9 @@ def _year_fit(asked: list[int], text: str, chunk) -> tuple[bool, bool]:
     return True, False
 
 
-def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> list[Span]:
-    """Every candidate span of the readings, with its signals."""
+def spans(question: Question, found: list[Reading], idf: dict[str, float], language_of: Callable[[StoredChunk], str] | None = None) -> list[Span]:
+    """Every candidate span of the readings, with its signals (``language_of``: a passage's
+    language, as the index read it once; detected here when not given)."""
     if not found:
         return []
     runs = _runs(found)
@@ -358,7 +361,7 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
     said = set(tokens(question.previous_answer)) if question.previous_answer else set()
     quoted = {r.record.id for r in found if said and r.terms and len(r.terms & said) / len(r.terms) >= 0.8}
     english = question.language == "en"
-    languages: dict[str, str] = {}  # each passage's language, by chunk
+    language_of = language_of or (lambda chunk: detect_language(chunk.text))
     named_terms = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
     unknown_name = float(any(t not in idf for t in named_terms))
     asks_plan = bool(PLAN.search(question.asked))
@@ -441,7 +444,7 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float]) -> li
             "english": float(english),
             # the passage is written in another language than the question (a French question
             # over an English guide): its words cannot match the question's
-            "other_language": float(languages.setdefault(chunk.id, detect_language(chunk.text)) != question.language),
+            "other_language": float(language_of(chunk) != question.language),
             "unknown_name": unknown_name,
         }
         several = float(len(units))

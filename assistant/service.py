@@ -132,7 +132,7 @@ class Assistant:
                 retrieved.add(following.id)
                 continuations.append((replace(passage, chunk=following), rank))
         units = self.retriever.sentences([p.chunk.id for p in passages] + [c.chunk.id for c, _ in continuations], loaded)
-        return spans(question, readings(question, vector, passages, units, continuations), loaded.idf)
+        return spans(question, readings(question, vector, passages, units, continuations), loaded.idf, loaded.language)
 
     @property
     def reader_model(self) -> ReaderModel:

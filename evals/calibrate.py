@@ -239,9 +239,8 @@ class Group:
     whole: bool  # the whole question, not one part of a compound one
 
 
-def groups_of(questions: list[Question], gathered: list[Gathered]) -> list[Group]:
+def groups_of(questions: list[Question], gathered: list[Gathered], fold_of: np.ndarray) -> list[Group]:
     groups = []
-    fold_of = document_folds(questions)
     for index, (q, g) in enumerate(zip(questions, gathered)):
         for whole, found in [(True, g.spans)] + [(False, s) for _, _, s in g.parts]:
             if found:
@@ -406,7 +405,8 @@ def calibrate(embeddings: str, index_root: Path, out: Path | None = None, progre
 
 def fit(backend: str, embeddings: str, questions: list[Question], gathered: list[Gathered], out: Path | None = None, files: tuple[str, ...] = ()) -> dict:
     """Fit ranker, gate and thresholds on gathered training questions; write and return the model."""
-    groups = groups_of(questions, gathered)
+    fold_of = document_folds(questions)
+    groups = groups_of(questions, gathered, fold_of)
     spans_of: dict[int, list[Span]] = {}
     number = 0
     for g in gathered:
@@ -428,7 +428,6 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     gate_mean, gate_scale = np.nanmean(gate_x, axis=0), np.nanstd(gate_x, axis=0)
     gate_scale[~(gate_scale > 1e-9)] = 1.0
     gate_z = standardise(gate_x, gate_mean, gate_scale)
-    fold_of = document_folds(questions)
     gate_l2, gate_l2_results = choose_gate_l2(gate_z, gate_y, fold_of[gate_q])
     gate_weights, gate_bias = fit_logistic(gate_z, gate_y, _balanced(gate_y), gate_l2)
     model = ReaderModel(backend, mean, scale, weights, gate_mean, gate_scale, gate_weights, gate_bias, 0.5, 1.01, 1.01)
