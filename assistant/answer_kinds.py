@@ -75,7 +75,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
         # « en combien de jours » asks a duration, « en combien de parties » a count: the unit
         # of time decides (French time units)
         r"\b(combien\s+de\s+temps|durée|délai\w*|pendant\s+combien|"
-        r"en\s+combien\s+d(?:e\s+|['’])(?:temps|secondes|minutes|heures|jours|semaines|mois|ans|années|trimestres|semestres)|"
+        r"combien\s+d(?:e\s+|['’])(?:temps|secondes|minutes|heures|jours|semaines|mois|ans|années|trimestres|semestres)|"
         r"how\s+long|duration|deadline|within\s+how)\b",
         re.IGNORECASE,
     ),
@@ -161,7 +161,10 @@ _WEEKDAYS = (
 # A period, or a frequency (« toutes les semaines », « chaque trimestre », « annuel », « weekly »), in
 # figures or in words (« quelques heures », « chaque semaine »).
 DURATION_IN_TEXT = re.compile(
-    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|plusieurs|un|une|a|an|few|several)\s+(?:{_PERIOD})\b|\b\d+\s?(?:h|mn|min|j|hrs?|mins?)\b|"
+    # a number of periods, an adjective allowed between (« dix prochaines années », « three full years »)
+    rf"\b(?:\d+|{_NUMBER_WORDS}|quelques|plusieurs|un|une|a|an|few|several)\s+(?:[^\W\d_]+\s+)?(?:{_PERIOD})\b|\b\d+\s?(?:h|mn|min|j|hrs?|mins?)\b|"
+    # a span between two years (« de 2021 à 2024 », « between 2019 and 2022 », « 2021-2024 »)
+    r"\b(?:de|entre|from|between)\s+(?:19|20)\d\d\s+(?:à|et|to|and)\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d\s?[-–]\s?(?:19|20)\d\d\b|"
     # how long something lasts, said without a number (« permanente », « jusqu'à ce que… »)
     r"\b(?:permanent\w*|indéfiniment|définitiv\w*|illimité\w*|à\s+vie|jusqu['’](?:à|au|aux)\b|tant\s+que|indefinitely|"
     r"until|unlimited|for\s+life)|"

@@ -204,6 +204,38 @@ def test_a_list_question_gets_the_list_its_topic_sentence_leads_to(tmp_path):
     assert "chiffrer le disque" in answer.text and "verrouiller automatiquement la session" in answer.text, answer.text
 
 
+STEPS_GUIDE = """# Obtenir l'homologation de sécurité d'un service numérique
+
+## La démarche
+
+La démarche d'homologation compte cinq étapes. Chacune est détaillée dans les sections suivantes.
+
+1. Évaluer le niveau de risque du service, en estimant l'impact d'une attaque sur les usagers, les agents et la continuité des missions de la collectivité.
+2. Rédiger le dossier de sécurité, qui décrit l'architecture du service, ses utilisateurs, ses prestataires et les mesures de protection retenues.
+3. Faire auditer le service par un prestataire qualifié, qui vérifie le dossier et cherche les vulnérabilités avant l'ouverture au public.
+4. Réunir la commission d'homologation, qui examine les risques restants et signe la décision d'homologation pour une durée fixée.
+5. Suivre les mesures dans la durée, en tenant à jour un plan d'action et en renouvelant l'homologation à chaque évolution importante.
+
+## Le rôle du DPO
+
+Le délégué à la protection des données est consulté dès la première étape. Il vérifie que les traitements de données personnelles du service sont inscrits au registre.
+"""
+
+
+def test_a_list_announced_without_a_colon_is_quoted_with_all_its_items(tmp_path):
+    """« La démarche compte cinq étapes. » announces the numbered list after it without a colon,
+    and the list is cut into parts for length: the answer to « quelles sont les étapes » holds
+    the first step and the last, not the announcing sentence alone or one part."""
+    chunks_question = "Quelles sont les cinq étapes de la démarche d'homologation ?"
+    assistant = Assistant(index_dir=one_document_index(tmp_path, "homologation.md", STEPS_GUIDE), mode="extractive")
+    units = [u.text for u in assistant.retriever.sentences([c.id for c in assistant.retriever.refresh().chunks])]
+    assert sum("Évaluer le niveau de risque" in u or "Suivre les mesures dans la durée" in u for u in units) == 2
+    assert not any("Évaluer le niveau de risque" in u and "Suivre les mesures dans la durée" in u for u in units), "the list must be cut into parts"
+    answer = assistant.ask(chunks_question)
+    assert not answer.abstained, answer.notice
+    assert "Évaluer le niveau de risque" in answer.text and "Suivre les mesures dans la durée" in answer.text, answer.text
+
+
 def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     """« when it comes to » is a conjunction, not a question word: the question asks for the
     obstacles, not for a date (the old reading quoted the handbook's publication date)."""
@@ -260,6 +292,32 @@ def test_the_kind_of_answer_follows_french_and_english_question_syntax(question,
     from assistant.answer_kinds import asked_kinds
 
     assert (kind in asked_kinds(question)) == asked
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        ("La loi vise à réduire de moitié le rythme sur les dix prochaines années.", True),
+        ("La plateforme se construit de manière progressive de 2021 à 2024.", True),
+        ("The programme ran between 2019 and 2022.", True),
+        ("The first three full months are free of charge.", True),
+        ("Le rapport a été publié en 2024 et révisé en 2025.", False),
+        ("La commune compte deux nouvelles écoles.", False),
+    ],
+)
+def test_a_duration_is_read_with_an_adjective_or_as_a_span_of_years(text, holds):
+    """« Sur quelle durée ? » is answered by « les dix prochaines années » or « de 2021 à 2024 »
+    (French and English ways of saying how long), not by two separate years."""
+    from assistant.answer_kinds import carries
+
+    assert carries(text, "duration") == holds
+
+
+def test_how_many_years_asks_a_duration_with_or_without_en():
+    from assistant.answer_kinds import asked_kinds
+
+    assert "duration" in asked_kinds("Sur combien d'années s'étale la construction de la plateforme ?")
+    assert "duration" in asked_kinds("Pendant combien de mois le service reste-t-il gratuit ?")
 
 
 @pytest.mark.parametrize("text", ["Above £20 million, the supplier must provide an API.", "Le contrat plafonne à 3 millions de dollars."])

@@ -69,6 +69,30 @@ def test_typeset_pdf_drops_contents_headers_footers_and_page_numbers(qualite_pdf
     assert "27/05/2024" not in " ".join(c.text for c in qualite_pdf if c.page and c.page > 1)  # running header
 
 
+def test_a_date_in_the_footer_set_larger_than_small_body_text_is_furniture():
+    """A standard whose pages are mostly small table text (8 pt) prints its date in a 10 pt
+    footer (the CNIG friches standard): larger than the body, the date was kept, as units of its
+    own and at the head of sentences cut by a page break. A line of digits and separators is
+    never a title; repeated in the margin of every page, it is furniture. A bare number near the
+    margin of one page (a table's last cell) stays."""
+    from ingest.loaders.pdf import Segment, _drop_furniture, _Page
+
+    def line(text: str, top: float, size: float, page: int) -> Segment:
+        return Segment(text, 56, 56 + 5 * len(text), top, top - size, size, False, False, page, chars=len(text))
+
+    pages = []
+    for number in range(1, 6):
+        segments = [line(f"Attribut {number}.{row} : valeur codée selon la liste de référence du standard", 700 - 14 * row, 8.0, number) for row in range(30)]
+        segments += [line("26/05/2025", 68, 10.0, number), line(str(number), 66, 8.0, number)]
+        if number == 3:
+            segments.append(line("4471", 95, 10.0, number))
+        pages.append(_Page(number, 595, 842, segments))
+    _drop_furniture(pages)
+    kept = [s.text for page in pages for s in page.segments]
+    assert "26/05/2025" not in kept and "3" not in kept
+    assert "4471" in kept and "Attribut 2.7 : valeur codée selon la liste de référence du standard" in kept
+
+
 def test_typeset_pdf_sections_are_the_outline_titles(qualite_pdf):
     sections = {c.section for c in qualite_pdf}
     assert "Préparer le jeu de données > La structure du jeu de données > Cas 1 - La structure des données correspond à un schéma de données existant" in sections
@@ -186,6 +210,53 @@ def test_html_page_keeps_custom_blocks_and_leaves_navigation_out():
     assert "il est nécessaire d’encapsuler chaque champ entre des guillemets" in text
     assert "Lexique : Schéma de données" in {b.text for b in document.blocks if b.role == "label"}
     assert document.info.title == "Préparer le jeu de données"
+
+
+def test_a_static_site_page_source_keeps_its_headings_and_boxes(tmp_path):
+    """A page's source in a static site (front matter, then the page's own HTML, no <main>): the
+    layout adds the menus when publishing, so the whole source is content. Trafilatura, made to
+    find an article among a site's furniture, dropped its side boxes and its h2/h3 headings."""
+    paragraph = "Les équipes ont rencontré {} agents dans {} villes pour préparer la nouvelle stratégie numérique de la région."
+    path = tmp_path / "rapport.html"
+    path.write_text(
+        "---\ntitle: 'Rapport de la consultation'\nlayout: default\n---\n"
+        "<div class='report'><div id='themenav'><ul class='nav'><li><a href='#a'>Contexte</a></li><li><a href='#b'>Talents</a></li></ul></div>"
+        "<div class='heading'><a href='#top' class='toplink'><span>Haut</span></a><h2>Contexte de la consultation</h2></div>"
+        f"<p>{paragraph.format(300, 12)}</p><p>{paragraph.format(150, 8)}</p>"
+        "<div class='comment-panel'><h4>Encadré : le modèle britannique</h4>"
+        "<p>Le service numérique britannique publie quatre indicateurs de performance pour chacun de ses services en ligne.</p></div>"
+        f"<h3>Recruter des talents</h3><p>{paragraph.format(80, 5)}</p></div>",
+        encoding="utf-8",
+    )
+    document = load_document(path)
+    text = " ".join(b.plain_text() for b in document.blocks)
+    assert "quatre indicateurs de performance" in text
+    sections = {b.section for b in document.blocks}
+    assert any(s.endswith("Recruter des talents") for s in sections), sections
+    assert any("Contexte de la consultation" in s for s in sections), sections
+    assert "Haut" not in text and "Talents" not in text
+
+
+def test_site_generator_syntax_is_left_out_of_markdown_and_component_text_is_kept(tmp_path):
+    """Template tags, shortcodes and attribute lists (Nunjucks, Hugo, kramdown) are markup the site
+    renders; the text a component shows (an accordion's items) is content."""
+    path = tmp_path / "plateforme.md"
+    path.write_text(
+        "---\ntitle: La plateforme en bref\n---\n"
+        '{% from "components/component.njk" import component with context %}\n\n'
+        "## Objectifs\n\n"
+        "La plateforme est un [grand projet numérique](https://example.org/projets){target=\"_blank\" title=\"Projets - nouvelle fenêtre\"} de l'État.\n\n"
+        "{% set items = [\n    {\n        title: \"Mutualisation des infrastructures\",\n        content: \"\n"
+        "            <p>La plateforme hébergera les données produites par l'ensemble des partenaires publics.</p>\n        \"\n    }\n] %}\n"
+        '{{ component("accordionsgroup", { items: items }) }}\n\n'
+        '{{< img src="schema-plateforme" >}}\n\nLe schéma ci-dessus résume son architecture. {.legende}\n',
+        encoding="utf-8",
+    )
+    text = " ".join(b.plain_text() for b in load_document(path).blocks)
+    assert "La plateforme est un grand projet numérique de l'État." in text
+    assert "hébergera les données produites par l'ensemble des partenaires publics" in text
+    assert "Le schéma ci-dessus résume son architecture." in text
+    assert not any(mark in text for mark in ("{%", "%}", "{{", "}}", "target=", "njk", ".legende", "accordionsgroup")), text
 
 
 def test_unclosed_fence_or_div_is_closed_at_the_next_heading_with_a_warning(tmp_path):

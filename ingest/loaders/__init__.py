@@ -234,7 +234,8 @@ def load_html(path: Path) -> LoadedDocument:
     html, warnings = read_text_file(path)
     # The source of a page in a static site (Jekyll, Hugo, Eleventy) opens with a YAML front
     # matter, like a Markdown page: its title is the page's, and it is not HTML.
-    front, html = _front_matter(html) if html.lstrip().startswith("---") else ({}, html)
+    front, body = _front_matter(html) if html.lstrip().startswith("---") else ({}, html)
+    fragment, html = body is not html, body
     meta = trafilatura.extract_metadata(html)
     # Headings of published pages often carry a permalink symbol ("# Titre", "Titre ¶").
     declared = str(front.get("title") or "") if isinstance(front, dict) else ""
@@ -246,7 +247,7 @@ def load_html(path: Path) -> LoadedDocument:
         source=str((meta.url if meta and meta.url else None) or path.resolve()),
         publisher=(meta.sitename if meta else None),
     )
-    blocks = html_blocks(normalize(html), title)
+    blocks = html_blocks(normalize(html), title, fragment=fragment)
     if not blocks:
         raise LoaderError("page HTML sans texte principal exploitable")
     return LoadedDocument(info=info, blocks=tidy(blocks), warnings=warnings)

@@ -157,6 +157,8 @@ class _Walker:
                 if items:
                     self.blocks.append(Block(section=self.section(), role="list", items=items))
                 self.figure_above = False
+            elif tag == "a":
+                continue  # a link standing alone between blocks (« Back to top », « Suivant ») is navigation
             elif tag == "dl":
                 terms = [_text(e) for e in child if isinstance(e.tag, str) and e.tag in ("dt", "dd")]
                 pairs = [f"{terms[i]} : {terms[i + 1]}" for i in range(0, len(terms) - 1, 2)]
@@ -208,8 +210,14 @@ def _main_root(document):
     return None
 
 
-def html_blocks(html: str, title: str) -> list[Block]:
-    """Blocks of a web page's main text (empty when the page has none)."""
+def html_blocks(html: str, title: str, fragment: bool = False) -> list[Block]:
+    """Blocks of a web page's main text (empty when the page has none).
+
+    ``fragment``: the file is a static site's page source (it opened with a YAML front matter):
+    the site's layout adds the menus and footers when it publishes the page, so the source holds
+    only the page's own content, and trafilatura, made to find an article among a site's
+    furniture, would cut its boxes and headings as boilerplate.
+    """
     import lxml.html
 
     try:
@@ -217,7 +225,7 @@ def html_blocks(html: str, title: str) -> list[Block]:
     except Exception:  # noqa: BLE001 - lxml raises several kinds on broken markup
         return []
     root = _main_root(document)
-    if root is None:
+    if root is None and not fragment:
         root = _trafilatura_root(html)
     if root is None:
         # A page fragment (a static site's page source) has no <main> and too little

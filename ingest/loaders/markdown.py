@@ -41,6 +41,14 @@ _CONTAINER_LINE = re.compile(r"^ {0,3}(:{3,})\s*(\S.*)?$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _RAW_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _FIGURE_CHUNK = re.compile(r"^\{?\s*(r|python|julia|ojs|mermaid|dot)\b", re.IGNORECASE)
+# Static site generators' syntax inside Markdown pages: template tags (Jinja, Nunjucks, Liquid:
+# ``{% … %}``), expressions and shortcodes (``{{ … }}``, Hugo's ``{{< … >}}``), and attribute
+# lists after a link or a heading (``{target="_blank"}``, ``{#id .class}``). The site renders
+# them into markup; read as text they are noise in the middle of sentences.
+_TEMPLATE_TAG = re.compile(r"\{%-?.*?-?%\}", re.DOTALL)
+_TEMPLATE_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_ATTRIBUTE_LIST = re.compile(r"\{:?\s*(?:[#.][\w-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s{}]+))(?:\s+(?:[#.][\w-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s{}]+)))*\s*\}")
+_STRING_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
 @lru_cache(maxsize=1)
@@ -249,9 +257,32 @@ def _html_text(html: str) -> str:
     return collapse(_RAW_TAG.sub(" ", html))
 
 
+def without_templating(body: str) -> str:
+    """The Markdown with its site generator's syntax taken out, its content kept.
+
+    A template tag that sets a component's data (``{% set items = [{ title: "…", content:
+    "<p>…</p>" }] %}``) holds text the page shows: its string literals of two words or more are
+    kept, each as a paragraph (unindented, so that Markdown does not read it as code); the
+    rest of the tag, expressions and attribute lists are removed.
+    """
+
+    def kept_strings(match: re.Match) -> str:
+        texts = []
+        for literal in _STRING_LITERAL.findall(match.group(0)):
+            lines = [line.strip() for line in literal.replace('\\"', '"').split("\n")]
+            text = "\n".join(lines).strip()
+            if len(_RAW_TAG.sub(" ", text).split()) >= 2:  # words, not a name or a path
+                texts.append(text)
+        return "".join(f"\n\n{text}\n\n" for text in texts)
+
+    body = _TEMPLATE_TAG.sub(kept_strings, body)
+    body = _TEMPLATE_EXPRESSION.sub("", body)
+    return _ATTRIBUTE_LIST.sub("", body)
+
+
 def markdown_blocks(body: str, title: str, detect_plain_headings: bool | None = None) -> tuple[list[Block], list[str]]:
     """Blocks of a Markdown body, each with its heading path; returns (blocks, warnings)."""
-    body, warnings = close_unclosed(_HTML_COMMENT.sub("", body))
+    body, warnings = close_unclosed(without_templating(_HTML_COMMENT.sub("", body)))
     tokens = _parser().parse(body)
     if detect_plain_headings is None:
         detect_plain_headings = not any(t.type == "heading_open" for t in tokens)

@@ -384,11 +384,19 @@ def _in_margin(segment: Segment, page: _Page) -> bool:
     return segment.top > page.height * (1 - MARGIN_BAND) or segment.bottom < page.height * MARGIN_BAND
 
 
+def _small_or_letterless(segment: Segment, body_size: float) -> bool:
+    """Text that may be furniture: no larger than the body, or a date-like line (digits with
+    separators, no letter); a bare number in a table near the margin is not a page number."""
+    text = segment.text.strip()
+    return segment.size <= 1.05 * body_size or (not any(c.isalpha() for c in text) and not text.isdigit())
+
+
 def _drop_furniture(pages: list[_Page]) -> None:
     """Remove running headers/footers, page numbers and table-of-contents lines.
 
     Only text no larger than the body text can be furniture: a chapter title repeated at the
-    top of every page of a chapter stays a heading.
+    top of every page of a chapter stays a heading. A margin line of digits and separators
+    without a letter (a date) is never a title, whatever its size: repeated, it is furniture too.
     """
     sizes: Counter[float] = Counter()
     for page in pages:
@@ -397,13 +405,16 @@ def _drop_furniture(pages: list[_Page]) -> None:
     body_size = sizes.most_common(1)[0][0] if sizes else 10.0
     counts: Counter[str] = Counter()
     for page in pages:
-        counts.update({_shape(s.text) for s in page.segments if _in_margin(s, page) and s.size <= 1.05 * body_size})
+        counts.update({_shape(s.text) for s in page.segments if _in_margin(s, page) and _small_or_letterless(s, body_size)})
     needed = max(3, 0.4 * len(pages))
     running = {shape for shape, n in counts.items() if n >= needed} if len(pages) >= 3 else set()
     for page in pages:
         kept = []
         for segment in page.segments:
-            if _in_margin(segment, page) and segment.size <= 1.05 * body_size and (_shape(segment.text) in running or _PAGE_NUMBER.match(segment.text)):
+            if _in_margin(segment, page) and (
+                (_small_or_letterless(segment, body_size) and _shape(segment.text) in running)
+                or (segment.size <= 1.05 * body_size and _PAGE_NUMBER.match(segment.text))
+            ):
                 continue
             kept.append(segment)
         leaders = sum(bool(_LEADER.search(s.text)) for s in kept)
