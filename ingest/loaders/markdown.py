@@ -47,7 +47,8 @@ _FIGURE_CHUNK = re.compile(r"^\{?\s*(r|python|julia|ojs|mermaid|dot)\b", re.IGNO
 # them into markup; read as text they are noise in the middle of sentences.
 _TEMPLATE_TAG = re.compile(r"\{%-?.*?-?%\}", re.DOTALL)
 _TEMPLATE_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-_ATTRIBUTE_LIST = re.compile(r"\{:?\s*(?:[#.][\w-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s{}]+))(?:\s+(?:[#.][\w-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s{}]+)))*\s*\}")
+_ATTRIBUTE = r"""(?:[#.][\w-]+|[\w-]+=(?:"[^"\n]*"|'[^'\n]*'|[^\s{}]+))"""  # #id, .class or key=value
+_ATTRIBUTE_LIST = re.compile(rf"\{{:?\s*{_ATTRIBUTE}(?:\s+{_ATTRIBUTE})*\s*\}}")
 _STRING_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
