@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.patterns import ends_sentence
+from ingest.patterns import ends_sentence, mostly_addresses
 
 from .answer_kinds import carries
 from .question import Question
@@ -75,10 +75,10 @@ def overview(question: Question, query_vector: np.ndarray, passages: list[Scored
     chunks = [c for c in loaded.chunks if c.doc_id in documents and (c.doc_id not in versions or c.version == versions[c.doc_id])]
     chunks = sorted(chunks, key=lambda c: (documents.index(c.doc_id), c.position))[: MAX_CHUNKS * len(documents)]
     by_id = {c.id: c for c in chunks}
-    # a point states something: a sentence, not a heading, a lead-in or a question
+    # a point states something: a sentence, not a heading, a lead-in, a question or a footnote's link
     units = [
         u for u in retriever.sentences([c.id for c in chunks], loaded)
-        if MIN_CHARS <= len(u.text) <= MAX_CHARS and ends_sentence(u.text) and not u.text.rstrip().endswith("?")
+        if MIN_CHARS <= len(u.text) <= MAX_CHARS and ends_sentence(u.text) and not u.text.rstrip().endswith("?") and not mostly_addresses(u.text)
     ]
     figures = wants_figures(question)
     if figures:

@@ -37,7 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ingest.patterns import NAMED_WORD, announces, ends_sentence, years_in
+from ingest.patterns import NAMED_WORD, announces, ends_sentence, mostly_addresses, years_in
 from ingest.store import StoredChunk
 
 from .answer_kinds import ANSWER_KINDS, DAY_IN_TEXT, MEASURED, PLAN, carries, specific_kinds
@@ -289,7 +289,9 @@ def _figure_near(text: str, terms: set[str], before: int = 6, after: int = 3) ->
 def _quotable(text: str) -> bool:
     """A unit long enough to say something: a sentence, or a short line that holds a figure or a
     date (« August 2019 » under a title, « 12 % » in a call-out); a bare word or a stray
-    symbol says nothing."""
+    symbol says nothing, and a line of web addresses points elsewhere."""
+    if mostly_addresses(text):
+        return False  # a footnote's link or a list of sources: where to read, not what is said
     return len(text) >= 12 or (len(text) >= 4 and any(c.isdigit() for c in text))
 
 
@@ -682,6 +684,12 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     best = usable[0]
 
     def extended(span: Span) -> Span:
+        if "list" in question.asks and all(u.record.kind == "list" for u in span.units):
+            # A list cut into parts for length (ours, not the author's): asked for a list, the
+            # answer is the whole list, whichever of its parts scored best.
+            whole = [s for s in usable if s.shape == "list" and set(span.key) < set(s.key) and all(u.record.kind == "list" for u in s.units)]
+            if whole:
+                return max(whole, key=lambda s: len(s.key))
         longer = [s for s in usable if s.key[: len(span.key)] == span.key and len(s.key) > len(span.key)]
         if announces(span.units[-1].text):
             # A lead-in left hanging (« … les informations suivantes : ») says that the answer

@@ -43,6 +43,16 @@ def ends_sentence(text: str) -> bool:
     return bool(_ENDS_SENTENCE.search(text))
 
 
+WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def mostly_addresses(text: str) -> bool:
+    """A line that is mostly web addresses (a footnote's link, a list of sources): a reference to
+    read elsewhere, not a statement to quote. Half of its characters or more are addresses."""
+    addresses = sum(len(m) for m in WEB_ADDRESS.findall(text))
+    return addresses > 0 and addresses >= 0.5 * len(text.strip())
+
+
 def announces(text: str) -> bool:
     """A sentence ending with a colon announces what follows (a list, a table, steps)."""
     return text.rstrip().endswith(":")

@@ -236,6 +236,64 @@ def test_a_list_announced_without_a_colon_is_quoted_with_all_its_items(tmp_path)
     assert "Évaluer le niveau de risque" in answer.text and "Suivre les mesures dans la durée" in answer.text, answer.text
 
 
+IMPACT_GUIDE = """# Homologuer un service numérique de la commune
+
+## Le niveau d'impact
+
+Le niveau d'impact du service se détermine à partir des trois questions suivantes :
+
+1. Quelle est la confidentialité des données traitées ? Le service manipule-t-il des secrets, des données personnelles d'usagers, des pièces d'état civil ou des données de contrats que la commune doit protéger ?
+2. Quelle est l'importance de l'intégrité du système ? Que se passerait-il si une page du site était défigurée, si un montant de facture ou une date de rendez-vous était modifié par un tiers ?
+3. Quelle est l'importance de la disponibilité des données ? Quel serait l'effet d'une interruption du service pendant une journée sur les usagers et sur les agents de l'accueil ?
+
+Pour chaque question, l'impact est classé faible, moyen ou élevé, et le niveau retenu est le plus élevé des trois.
+"""
+
+
+def test_a_list_cut_for_length_is_quoted_whole_whichever_part_answers_best(tmp_path):
+    """The questions that set the impact level are one list, cut into parts for length (the
+    index's limit, not the author's): asked for them, the answer quotes the whole list even
+    when the part closest to the question's words is not the first."""
+    assistant = Assistant(index_dir=one_document_index(tmp_path, "homologation.md", IMPACT_GUIDE), mode="extractive")
+    units = [u.text for u in assistant.retriever.sentences([c.id for c in assistant.retriever.refresh().chunks])]
+    assert not any("confidentialité des données" in u and "disponibilité des données" in u for u in units), "the list must be cut into parts"
+    answer = assistant.ask("Quelles sont les questions sur l'intégrité et la disponibilité qui fixent le niveau d'impact d'un service ?")
+    assert not answer.abstained, answer.notice
+    for item in ("confidentialité des données", "intégrité du système", "disponibilité des données"):
+        assert item in answer.text, answer.text
+
+
+REFERENCED_REPORT = """# Les centres de contact des collectivités
+
+## Les canaux
+
+Les usagers contactent la mairie par téléphone, par courriel, par messagerie instantanée et au guichet. Les demandes passent de plus en plus par les canaux écrits, surtout chez les moins de quarante ans.
+
+## Les outils
+
+Les agents conversationnels répondent aux questions fréquentes à toute heure et transmettent les cas complexes à un agent. L'automatisation des tâches répétitives libère du temps pour l'accueil des publics fragiles.
+
+## Les agents
+
+La formation des agents reste la première condition de réussite : un outil mal compris est vite contourné. Les équipes qui participent au choix des outils les adoptent plus vite.
+
+## Sources
+
+""" + "\n\n".join(
+    f"{n} https://www.example.org/etudes/{n}/centres-de-contact-et-relation-usager-rapport-{2015 + n}.html." for n in range(1, 13)
+) + "\n"
+
+
+def test_an_overview_quotes_statements_not_the_links_of_the_sources(tmp_path):
+    """A report ends with its footnotes' links, a dozen lines alike: they pull the document's
+    mean embedding towards them, and an overview quoted them as its main points. A line that
+    is mostly web addresses says where to read, not what the report says."""
+    answer = answer_from_one_document(tmp_path, "centres-de-contact.md", REFERENCED_REPORT, "Résume-moi ce rapport sur les centres de contact.")
+    assert not answer.abstained, answer.notice
+    assert "https://" not in answer.text and "example.org" not in answer.text, answer.text
+    assert "agents conversationnels" in answer.text or "formation des agents" in answer.text, answer.text
+
+
 def test_when_in_the_middle_of_an_english_question_asks_for_no_date(tmp_path):
     """« when it comes to » is a conjunction, not a question word: the question asks for the
     obstacles, not for a date (the old reading quoted the handbook's publication date)."""

@@ -93,6 +93,33 @@ def test_a_date_in_the_footer_set_larger_than_small_body_text_is_furniture():
     assert "4471" in kept and "Attribut 2.7 : valeur codée selon la liste de référence du standard" in kept
 
 
+def test_a_footnote_call_in_superscript_is_not_read_into_the_sentence(tmp_path):
+    """Word processors set a footnote call as a small raised digit right after the word or the
+    full stop (« réussissent.¹ »): read as text it glued to the next sentence (« réussissent.1
+    Les projets… ») and sat beside figures. A figure's digits on the line stay."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_xy(20, 30)
+    pdf.write(6, "Seuls 13 % des grands projets informatiques publics réussissent.")
+    pdf.char_vpos = "SUP"
+    pdf.write(6, "12")
+    pdf.char_vpos = "LINE"
+    pdf.write(6, " Les projets des collectivités souffrent souvent de cahiers des charges trop rigides")
+    pdf.char_vpos = "SUP"
+    pdf.write(6, "3")
+    pdf.char_vpos = "LINE"
+    pdf.write(6, ", et 40 communes ont changé de méthode en 2024.")
+    path = tmp_path / "rapport.pdf"
+    pdf.output(str(path))
+    chunks = chunks_of(path)
+    units = quotable(chunks)
+    assert "Seuls 13 % des grands projets informatiques publics réussissent." in units, units
+    assert any(u.startswith("Les projets des collectivités souffrent souvent de cahiers des charges trop rigides, et 40 communes") for u in units), units
+
+
 def test_typeset_pdf_sections_are_the_outline_titles(qualite_pdf):
     sections = {c.section for c in qualite_pdf}
     assert "Préparer le jeu de données > La structure du jeu de données > Cas 1 - La structure des données correspond à un schéma de données existant" in sections

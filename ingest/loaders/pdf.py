@@ -275,6 +275,7 @@ def _page_segments(page, number: int) -> list[Segment]:
         evidence.clear()
 
     low_half = False  # the previous character was the first half of a surrogate pair
+    call: tuple[float, float] | None = None  # (size, bottom) of the note call being skipped
     for index in range(count):
         code = raw.FPDFText_GetUnicode(textpage, index)
         if low_half:
@@ -288,6 +289,8 @@ def _page_segments(page, number: int) -> list[Segment]:
             code = 0
         char = "-" if code == 2 else (chr(code) if code else "")  # PDFium writes 0x02 for a line-end hyphen
         if char in ("\r", "\n"):
+            if call is not None and raw.FPDFText_IsGenerated(textpage, index) == 1:
+                continue  # PDFium's line break after a raised note call: the line goes on (the next glyph's position decides)
             end_line()
             pending = (None, 0.0, 0.0)
             continue
@@ -295,8 +298,8 @@ def _page_segments(page, number: int) -> list[Segment]:
             continue
         raw.FPDFText_GetLooseCharBox(textpage, index, ctypes.byref(loose))
         if char.isspace():
-            if line:
-                generated = raw.FPDFText_IsGenerated(textpage, index) == 1
+            generated = raw.FPDFText_IsGenerated(textpage, index) == 1
+            if line and not (generated and call is not None):  # PDFium's space after a skipped call is not the author's
                 pending = ("generated" if generated else "char", loose.left, loose.right)
                 if not generated and loose.right > loose.left:
                     raw.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
@@ -324,16 +327,36 @@ def _page_segments(page, number: int) -> list[Segment]:
             char = PICTOGRAM
         if line:
             previous = line[-1]
+            if char.isdigit() and (_calls_note(previous, size, bottom) or (call is not None and (size, bottom) == call)):
+                # A note call set in superscript right after a word (« centers.¹² »): a
+                # reference to a footnote, not part of the sentence, and read as text it would
+                # glue to the word or to the next figure (« presently.12 Furthermore »).
+                call = (size, bottom)
+                line[-1] = (*previous[:3], right, *previous[4:])  # what follows the call touches the word
+                continue
             gap = left - previous[3]
             tall = max(size, previous[5])
             if (abs(bottom - previous[2]) > 0.8 * tall and abs(top - previous[4]) > 0.8 * tall) or gap < -3 * size:
                 end_line()  # a new line the text page did not mark
                 pending = (None, 0.0, 0.0)
+        call = None
         line.append((char, left, bottom, right, top, size, style[0], style[1]))
         evidence.append((*pending, buffer.value))
         pending = (None, 0.0, 0.0)
     end_line()
     return segments
+
+
+def _calls_note(previous: _Char, size: float, bottom: float) -> bool:
+    """A digit set in superscript right after a letter or a punctuation mark: smaller than it
+    (at most 80 %) and raised above its baseline (by a fifth of its size) — how word processors
+    and LaTeX set a footnote call. A figure's digits sit on the line at the text's size."""
+    char, _, previous_bottom, _, _, previous_size = previous[:6]
+    return (
+        (char.isalpha() or char in ".,;:)»”\"'’%")
+        and size <= 0.8 * previous_size
+        and bottom >= previous_bottom + 0.2 * previous_size
+    )
 
 
 def _figure_regions(page) -> list[tuple[float, float, float, float]]:
