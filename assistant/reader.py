@@ -42,7 +42,7 @@ from ingest.store import StoredChunk
 
 from .answer_kinds import ANSWER_KINDS, DAY_IN_TEXT, MEASURED, PLAN, carries, specific_kinds
 from .fitted import load_fitted
-from .lexical import detect_language, passage_injection, present, tokens
+from .lexical import passage_injection, present, tokens
 from .question import Question
 from .retriever import ScoredChunk, SentenceRecord
 
@@ -346,9 +346,9 @@ def _year_fit(asked: list[int], text: str, chunk) -> tuple[bool, bool]:
     return True, False
 
 
-def spans(question: Question, found: list[Reading], idf: dict[str, float], language_of: Callable[[StoredChunk], str] | None = None) -> list[Span]:
+def spans(question: Question, found: list[Reading], idf: dict[str, float], language_of: Callable[[StoredChunk], str]) -> list[Span]:
     """Every candidate span of the readings, with its signals (``language_of``: a passage's
-    language, as the index read it once; detected here when not given)."""
+    language, as the index read it once)."""
     if not found:
         return []
     runs = _runs(found)
@@ -363,7 +363,6 @@ def spans(question: Question, found: list[Reading], idf: dict[str, float], langu
     said = set(tokens(question.previous_answer)) if question.previous_answer else set()
     quoted = {r.record.id for r in found if said and r.terms and len(r.terms & said) / len(r.terms) >= 0.8}
     english = question.language == "en"
-    language_of = language_of or (lambda chunk: detect_language(chunk.text))
     named_terms = set(tokens(" ".join(NAMED_WORD.findall(question.asked))))
     unknown_name = float(any(t not in idf for t in named_terms))
     asks_plan = bool(PLAN.search(question.asked))

@@ -451,12 +451,12 @@ def fit(backend: str, embeddings: str, questions: list[Question], gathered: list
     # shorter answers). The threshold is the middle of the range that reaches the best accuracy,
     # not its edge: a tie-break on answer length would push it to the highest threshold that
     # still scores, abstaining on every new question slightly less supported than the training ones.
-    # The support an extra span needs, from quoting every span to quoting none (1.01); only values
-    # at or above the threshold are kept (below): a span quoted beside the best is one the
+    # The support an extra span needs, up to quoting none (1.01); only values at or above the
+    # threshold are kept (below): a span quoted beside the best is one the
     # assistant would answer with alone, not a loosely related passage of another document that
     # merely raises the odds of holding an expected string (its quote would open the answer when
     # its document is newer).
-    extra_grid = (0.0, *THRESHOLDS[::2], 1.01)
+    extra_grid = (*THRESHOLDS[::2], 1.01)
     best_key, best_choice = None, None
     for extend in EXTEND_RATIOS:
         for extra in extra_grid:
