@@ -59,6 +59,7 @@ SPLITS: dict[str, Split] = {
     "sealed-5": Split("sealed-5", ("sealed-5",), "sealed batch written 2026-12-07 (fifth stop of the day), run once and logged in evals/LOG.md on 2026-12-08 (start of the sixth stop, on the fifth stop's final path); now part of dev"),
     "sealed-6": Split("sealed-6", ("sealed-6",), "sealed batch written 2026-12-08 (sixth stop), run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-7": Split("sealed-7", ("sealed-7",), "sealed batch written 2026-12-08 (sixth stop, second batch), run once and logged in evals/LOG.md the same day; now part of dev"),
+    "sealed-8": Split("sealed-8", ("sealed-8",), "sealed batch written 2026-12-08 (seventh stop), not yet run"),
 }
 
 
