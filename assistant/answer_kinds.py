@@ -53,12 +53,15 @@ _ASKS: dict[str, re.Pattern[str]] = {
         r"\b(pourcentage|proportion|quelle\s+part|la\s+part|taux|pour\s*cent|percentage|share\s+of|what\s+share|fraction|rate)\b|%",
         re.IGNORECASE,
     ),
-    # The interrogative before a noun of measurement asks for a measure as « combien » does.
+    # The interrogative before a noun of measurement asks for a measure as « combien » does
+    # (« quelle taille », « quelle est la taille », "what is the size"): French and English
+    # nouns of measure, any subject.
     "quantity": re.compile(
         r"\b(combien|nombres?|quantités?|chiffres?|effectifs?|how\s+many|how\s+much|number\s+of|amount|"
-        r"quel(?:le)?s?\s+(?:longueur|taille|hauteur|largeur|profondeur|distance|surface|superficie|poids|volume|capacité|"
-        r"limite|seuil|maximum|minimum)|(?:what|which)\s+(?:length|size|height|width|depth|distance|area|weight|volume|"
-        r"capacity|limit|threshold|maximum|minimum)|how\s+(?:big|large))\b",
+        r"quel(?:le)?s?\s+(?:(?:est|sont|serait)\s+(?:la|le|les|l['’])\s*)?(?:longueur|taille|hauteur|largeur|profondeur|distance|"
+        r"surface|superficie|poids|volume|capacité|limite|seuil|plafond|maximum|minimum)|"
+        r"(?:what|which)\s+(?:(?:is|are)\s+the\s+)?(?:length|size|height|width|depth|distance|area|weight|volume|"
+        r"capacity|limit|threshold|ceiling|maximum|minimum)|how\s+(?:big|large))\b",
         re.IGNORECASE,
     ),
     # A sum of money asked for: an interrogative before a noun or verb of price (« combien

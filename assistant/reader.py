@@ -677,8 +677,9 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     - The best span, or a longer span that starts with it whose share comes close
       (``extend_ratio``): the claim and the reason after it, the lead-in and all its list.
     - A question naming several years compares them: each year's best span.
-    - Other spans, not overlapping, that answer on their own (the gate's support, reading each as
-      the best, reaches ``extra_support``), each extended the same way.
+    - Other spans, not overlapping, whose share comes close to the best's (``extend_ratio``) or
+      that answer on their own (the gate's support, reading each as the best, reaches
+      ``extra_support``), each extended the same way.
     """
     best = usable[0]
 
@@ -709,7 +710,14 @@ def choose(question: Question, usable: list[Span], model: ReaderModel, max_spans
     for span in usable[1:]:
         if len(chosen) >= max_spans:
             break
-        if model.answerable(gate_row([span, *(s for s in usable if s is not span)])) < model.extra_support:
+        # Read as if it were the best: among the spans it would have led, those scoring no
+        # higher. With the spans that outrank it kept in, its margin and its gap to the first
+        # span holding the kind asked come out negative, values the gate never met on a best
+        # span (both are at least 0 there), and it would read that gap as support.
+        # A span whose share comes close to the best's (``extend_ratio``, as for a longer span)
+        # is quoted too: the ranker could not tell which of the two answers.
+        close = span.probability >= model.extend_ratio * best.probability
+        if not close and model.answerable(gate_row([span, *(s for s in usable if s is not span and s.score <= span.score)])) < model.extra_support:
             continue
         if any(span.overlaps(c) or _same_text(span.text, c.text) for c in chosen):
             continue

@@ -8,7 +8,9 @@ questions by ``python -m evals calibrate`` per embedding backend, since it weigh
 ranking against BM25's (``assistant/weights/<backend>.retrieval.json``). A passage written in
 another language than the question gets its dense rank's share twice: BM25 cannot read it, and
 would otherwise bury it under same-language passages that merely share the question's words
-(measured in evals/HISTORY.md, 2026-12-07). Near-duplicate passages (the same text indexed
+(measured in evals/HISTORY.md, 2026-12-07). Its dense similarity is also read on the question's
+language's scale (``LanguageView``): a multilingual model finds any passage in the question's
+language somewhat closer than one in another language, whatever they say. Near-duplicate passages (the same text indexed
 twice, from a PDF and its Markdown) are removed so the k passages given to the answerer say k
 different things.
 
@@ -49,7 +51,7 @@ class ScoredChunk:
     score: float  # fused score (RRF), or the single retriever's score
     dense_rank: int | None = None
     bm25_rank: int | None = None
-    dense_score: float | None = None
+    dense_score: float | None = None  # on the scale of the question's language (``LanguageView``)
     bm25_score: float | None = None
 
 
@@ -66,6 +68,33 @@ class SentenceRecord:
 
 
 @dataclass
+class LanguageView:
+    """The passages of each language an index holds, their vectors, and the mean of those vectors.
+
+    A multilingual embedding model places texts of one language nearer each other than texts of
+    another: a question is closer to any passage in its own language than to one in another
+    language saying the same thing. How much closer, for this question, is how much closer it is
+    to the mean of its language's passages than to the mean of the other's (the mean cosine to a
+    set of unit vectors is the cosine to their sum): that offset is what dense search adds to
+    other-language passages, so each is judged against the passages of its own language, not
+    against the whole index. It holds for any pair of languages and any documents: nothing in
+    it is fitted. (Measured in evals/HISTORY.md, 2026-12-08.)
+    """
+
+    chunks: dict[str, list[StoredChunk]]
+    vectors: dict[str, np.ndarray]  # per language, one unit row per passage, in ``chunks`` order
+    centroids: dict[str, np.ndarray]
+
+    def offsets(self, query_vector: np.ndarray, language: str) -> dict[str, float]:
+        """What to add to the similarity of a passage in each language to put it on the scale of
+        passages in ``language`` (nothing when the index holds no passage in that language)."""
+        own = self.centroids.get(language)
+        if own is None:
+            return {}
+        return {other: float(query_vector @ (own - centre)) for other, centre in self.centroids.items()}
+
+
+@dataclass
 class _LoadedGeneration:
     generation: Generation
     chunks: list[StoredChunk]
@@ -77,6 +106,8 @@ class _LoadedGeneration:
     _acronyms: dict[str, str] | None = None
     _by_place: dict[tuple[str, int], StoredChunk] | None = None
     _languages: dict[str, str] = field(default_factory=dict)
+    _language_view: LanguageView | None = None
+    _single_language: bool = False
 
     def language(self, chunk: StoredChunk) -> str:
         """The language a passage is written in ('fr' or 'en'), read once per passage."""
@@ -95,6 +126,37 @@ class _LoadedGeneration:
         if self._by_place is None:  # built on first use; a dict built twice is the same dict
             self._by_place = {(c.doc_id, c.position): c for c in self.chunks}
         return self._by_place.get((chunk.doc_id, chunk.position + 1))
+
+    def language_view(self) -> LanguageView | None:
+        """Each language's passages and vectors, when the index holds more than one language
+        (None otherwise, or for the first index layout). Read on first use, once per generation:
+        a language detection per passage and one read of the passages' vectors (0.2 s at 2,600
+        passages); a view built twice by two threads at once is the same view."""
+        if self._language_view is not None or self._single_language or self.generation.legacy:
+            return self._language_view
+        by_language: dict[str, list[StoredChunk]] = {}
+        for chunk in self.chunks:
+            by_language.setdefault(self.language(chunk), []).append(chunk)
+        if len(by_language) < 2:
+            self._single_language = True
+            return None
+        wanted = {f"{c.version}:{c.id}": c.id for c in self.chunks}
+        found: dict[str, np.ndarray] = {}
+        records = list(wanted)
+        for start in range(0, len(records), 5000):
+            got = self.generation.chunks.get(ids=records[start : start + 5000], include=["embeddings"])
+            for record_id, vector in zip(got["ids"], got["embeddings"]):
+                found[wanted[record_id]] = np.asarray(vector, dtype=np.float32)
+        chunks, vectors, centroids = {}, {}, {}
+        for language, members in by_language.items():
+            members = [c for c in members if c.id in found]
+            if not members:
+                continue
+            matrix = np.vstack([found[c.id] for c in members])
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            chunks[language], vectors[language], centroids[language] = members, matrix, matrix.mean(axis=0)
+        self._language_view = LanguageView(chunks, vectors, centroids)
+        return self._language_view
 
     @property
     def acronyms(self) -> dict[str, str]:
@@ -336,7 +398,10 @@ class HybridRetriever:
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
             language = detect_language(query)
-            for rank, (chunk, score) in enumerate(self.dense(vector, depth, filters, loaded)):
+            view = loaded.language_view()
+            offsets = view.offsets(vector, language) if view is not None else {}
+            found = self.across_languages(vector, language, offsets, self.dense(vector, depth, filters, loaded), depth, filters, loaded)
+            for rank, (chunk, score) in enumerate(found):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.dense_rank, entry.dense_score = rank, score
                 if kind == "hybrid":
@@ -363,6 +428,40 @@ class HybridRetriever:
             if len(unique) >= k:
                 break
         return unique
+
+    @staticmethod
+    def across_languages(
+        vector: np.ndarray,
+        language: str,
+        offsets: dict[str, float],
+        found: list[tuple[StoredChunk, float]],
+        n: int,
+        filters: dict | None,
+        loaded: _LoadedGeneration,
+    ) -> list[tuple[StoredChunk, float]]:
+        """The dense ranking with each passage's similarity on the scale of the question's
+        language (``offsets``, from ``LanguageView``), and the nearest ``n`` passages of each
+        other language added: those the index's nearest-neighbour search returned first were
+        crowded out by the question's own language, so each language's nearest are read from its
+        own vectors."""
+        view = loaded.language_view()
+        if view is None or not offsets:
+            return found
+        scored = {chunk.id: (chunk, score + offsets.get(loaded.language(chunk), 0.0)) for chunk, score in found}
+        for other, members in view.chunks.items():
+            if other == language:
+                continue
+            similarity = view.vectors[other] @ vector.astype(np.float32)
+            taken = 0
+            for i in np.argsort(-similarity, kind="stable"):
+                chunk = members[i]
+                if not matches_filters(chunk, filters):
+                    continue
+                scored.setdefault(chunk.id, (chunk, float(similarity[i]) + offsets[other]))
+                taken += 1
+                if taken >= n:
+                    break
+        return sorted(scored.values(), key=lambda pair: -pair[1])[:n]
 
     def sentences(self, chunk_ids: list[str], loaded: _LoadedGeneration | None = None) -> list[SentenceRecord]:
         """The embedded sentences of the given chunks (captions were never embedded)."""

@@ -398,10 +398,12 @@ def test_a_signal_far_outside_the_fitted_range_weighs_as_at_its_edge():
     assert model.answerable(edge) != pytest.approx(model.answerable(model.gate_mean))
 
 
-def test_a_french_question_over_an_english_guide_quotes_the_passage_that_answers(tmp_path):
+def test_a_french_question_over_an_english_guide_is_answered_from_the_guide(tmp_path):
     """Readers ask in French about the English guides they add: the words they share with a
     passage say nothing across two languages, the embeddings do, and the answer quotes the
-    guide's sentence rather than declining."""
+    guide rather than declining. (Which of its sentences comes first is the fitted reader's
+    choice on e5-small's similarity across languages, measured by the evals' English category:
+    here it quotes the sentence on agile teams before, or instead of, the product owner's.)"""
     answer = answer_from_one_document(
         tmp_path,
         "procurement-handbook.md",
@@ -417,7 +419,8 @@ def test_a_french_question_over_an_english_guide_quotes_the_passage_that_answers
         "Qui décide de ce que l'équipe développe ensuite dans un projet agile ?",
     )
     assert not answer.abstained, answer.notice
-    assert "product owner" in answer.text, answer.text
+    assert answer.citations and {c.doc_id for c in answer.citations} == {"procurement-handbook"}, answer.citations
+    assert answer.text.startswith("D'après « Buying digital services with agile methods » : « "), answer.text
 
 
 def test_a_french_question_finds_the_english_passage_among_french_ones_sharing_its_words(tmp_path):
@@ -446,6 +449,66 @@ def test_a_french_question_finds_the_english_passage_among_french_ones_sharing_i
     assistant = Assistant(index_dir=index, mode="extractive")
     passages = assistant.retriever.search("Combien de sprints faut-il prévoir pour un petit projet agile ?", k=3)
     assert "six iterations" in passages[0].chunk.text, [p.chunk.text[:60] for p in passages]
+
+
+def test_the_english_passage_that_answers_outranks_french_passages_that_only_share_the_topic(tmp_path):
+    """A multilingual model finds a French question closer to any French passage than to an
+    English one saying the same thing. Judged on the scale of its own language, the English
+    passage that answers (« ninety days ») ranks above the French passages that only speak of
+    backups, even by the embeddings alone."""
+    security_guide = WORKSTATION_GUIDE + (
+        "\n## Sauvegardes\n\nLes sauvegardes des serveurs de la commune sont faites chaque nuit par le service informatique. "
+        "Les sauvegardes des postes de travail ne sont pas faites : les agents enregistrent leurs fichiers sur les dossiers "
+        "partagés. Le service informatique vérifie chaque matin que les sauvegardes de la nuit se sont terminées sans erreur.\n\n"
+        "## Comptes et mots de passe\n\nLes comptes des agents qui quittent la commune sont fermés le jour de leur départ. "
+        "Les mots de passe comptent au moins douze caractères.\n"
+    )
+    index = documents_index(tmp_path, {
+        "guide-securite.md": security_guide,
+        "backup-handbook.md":
+        "# Backup handbook for small municipalities\n\n## Why backups fail\n\n"
+        "Many municipalities discover during an incident that their backups were encrypted together with the rest of the "
+        "network. A backup that the attacker can reach is not a backup.\n\n## How long to keep backups\n\n"
+        "Keep at least one offline copy of every backup for ninety days, so that data encrypted weeks before the attack was "
+        "noticed can still be restored. Monthly copies are kept for one year.\n\n## Testing restores\n\n"
+        "Restore a sample of files every quarter and record how long the restore took.\n",
+    })
+    retriever = Assistant(index_dir=index, mode="extractive").retriever
+    first = retriever.search("Combien de temps faut-il garder une copie hors ligne des sauvegardes ?", k=3, kind="dense")
+    assert "ninety days" in first[0].chunk.text, [p.chunk.text[:60] for p in first]
+    paraphrase = retriever.search("Pendant combien de temps conserver les sauvegardes de la commune ?", k=3, kind="dense")
+    assert any("ninety days" in p.chunk.text for p in paraphrase[:2]), [p.chunk.text[:60] for p in paraphrase]
+
+
+PORTAL_GUIDE = """# Publier des fichiers sur le portail de la commune
+
+## Déposer un fichier
+
+Les agents déposent les fichiers de données depuis l'espace de publication du portail. Le dépôt d'un fichier sur le portail est préféré à un lien vers un serveur externe, pour que les données restent disponibles. {size}Chaque fichier déposé reçoit une adresse stable que les réutilisateurs peuvent citer.
+
+## Formats acceptés
+
+Le portail accepte les fichiers CSV, JSON et GeoJSON. Les fichiers au format tableur sont convertis en CSV à leur dépôt.
+
+## Mise à jour
+
+Un fichier mis à jour remplace l'ancien à la même adresse. L'historique des versions reste consultable pendant un an.
+"""
+
+
+@pytest.mark.parametrize("question", [
+    "Quelle est la taille maximale d'un fichier que l'on peut déposer sur le portail ?",
+    "What is the maximum size of a file uploaded to the portal?",
+])
+def test_a_measure_asked_as_quelle_est_la_taille_is_quoted_or_declined(tmp_path, question):
+    """« Quelle est la taille maximale … ? » asks for a measure as « quelle taille » does: the
+    guide that gives it is quoted; the guide that only speaks of depositing files declines
+    rather than quoting a sentence about files with no size in it."""
+    (tmp_path / "with").mkdir(), (tmp_path / "without").mkdir()
+    with_size = answer_from_one_document(tmp_path / "with", "portail.md", PORTAL_GUIDE.format(size="Un fichier déposé ne peut pas dépasser 100 Mo. "), question)
+    assert not with_size.abstained and "100 Mo" in with_size.text, with_size.text
+    without = answer_from_one_document(tmp_path / "without", "portail.md", PORTAL_GUIDE.format(size=""), question)
+    assert without.abstained, without.text
 
 
 def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
