@@ -24,7 +24,7 @@ from .harness import Question, load_questions
 EVALS = Path(__file__).resolve().parent
 QUESTIONS = EVALS / "questions"
 #: Sealed batches already run once: their documents and questions now count as dev.
-DEV_BATCHES: tuple[str, ...] = ("sealed-1", "sealed-2", "sealed-3", "sealed-4", "sealed-5", "sealed-6", "sealed-7")
+DEV_BATCHES: tuple[str, ...] = ("sealed-1", "sealed-2", "sealed-3", "sealed-4", "sealed-5", "sealed-6", "sealed-7", "sealed-8")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ SPLITS: dict[str, Split] = {
     "sealed-5": Split("sealed-5", ("sealed-5",), "sealed batch written 2026-12-07 (fifth stop of the day), run once and logged in evals/LOG.md on 2026-12-08 (start of the sixth stop, on the fifth stop's final path); now part of dev"),
     "sealed-6": Split("sealed-6", ("sealed-6",), "sealed batch written 2026-12-08 (sixth stop), run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-7": Split("sealed-7", ("sealed-7",), "sealed batch written 2026-12-08 (sixth stop, second batch), run once and logged in evals/LOG.md the same day; now part of dev"),
-    "sealed-8": Split("sealed-8", ("sealed-8",), "sealed batch written 2026-12-08 (seventh stop), not yet run"),
+    "sealed-8": Split("sealed-8", ("sealed-8",), "sealed batch written 2026-12-08 (seventh stop), run once and logged in evals/LOG.md the same day; now part of dev"),
 }
 
 
