@@ -8,11 +8,11 @@ questions by ``python -m evals calibrate`` per embedding backend, since it weigh
 ranking against BM25's (``assistant/weights/<backend>.retrieval.json``). A passage written in
 another language than the question gets its dense rank's share twice: BM25 cannot read it, and
 would otherwise bury it under same-language passages that merely share the question's words
-(measured in evals/HISTORY.md, 2026-12-07). Its dense similarity is also read on the question's
-language's scale (``LanguageView``): a multilingual model finds any passage in the question's
-language somewhat closer than one in another language, whatever they say. Near-duplicate passages (the same text indexed
-twice, from a PDF and its Markdown) are removed so the k passages given to the answerer say k
-different things.
+(measured in evals/HISTORY.md, 2026-12-07). Its dense similarity is also read on the scale of
+the question's language (``LanguageView``): a multilingual model finds any passage in the
+question's language somewhat closer than one in another language, whatever they say.
+Near-duplicate passages (the same text indexed twice, from a PDF and its Markdown) are removed
+so the k passages given to the answerer say k different things.
 
 Measured and not kept (2026-11-29): also searching the units' vectors, ranking a passage by its
 best unit. It changed hit@5 and answer accuracy by one question on the train and dev splits,
