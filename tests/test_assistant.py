@@ -511,6 +511,27 @@ def test_a_measure_asked_as_quelle_est_la_taille_is_quoted_or_declined(tmp_path,
     assert without.abstained, without.text
 
 
+def test_spans_that_only_trail_the_answer_are_not_quoted_beside_it(tmp_path):
+    """A span is quoted beside the best one when it would answer on its own: the gate reads it
+    as the best of the spans it would lead. Read with the span that answers still above it, a
+    weak span's gap to that span looked like support, and unrelated sentences of another guide
+    were quoted once the fitted support for an extra quote was low (0.2 here)."""
+    from dataclasses import replace
+
+    from assistant.reader import decide
+
+    index = documents_index(tmp_path, {
+        "protocole.md": "# Compte rendu du protocole Zéphyr\n\n## Adoption\n\n"
+        "Quarante-deux communes ont adopté le protocole Zéphyr pour chiffrer leurs sauvegardes hors ligne.\n",
+        "guide-securite.md": WORKSTATION_GUIDE + "\n## Comptes et mots de passe\n\nLes comptes des agents qui quittent la "
+        "commune sont fermés le jour de leur départ. Les mots de passe comptent au moins douze caractères.\n",
+    })
+    assistant = Assistant(index_dir=index, mode="extractive")
+    model = replace(assistant.reader_model, extra_support=0.2)
+    selection = decide(assistant.gather("Combien de communes ont adopté le protocole Zéphyr ?"), model)
+    assert [s.anchor.chunk.doc_id for s in selection.spans] == ["protocole"], [s.text[:60] for s in selection.spans]
+
+
 def test_a_short_second_part_asking_for_a_date_is_answered_or_said_missing(tmp_path):
     """« …, et quand est-il sorti ? » names one thing of its own but asks for a date the first
     part does not: it is a question of its own, and the guide gives no date, which the answer says."""
