@@ -60,6 +60,7 @@ SPLITS: dict[str, Split] = {
     "sealed-6": Split("sealed-6", ("sealed-6",), "sealed batch written 2026-12-08 (sixth stop), run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-7": Split("sealed-7", ("sealed-7",), "sealed batch written 2026-12-08 (sixth stop, second batch), run once and logged in evals/LOG.md the same day; now part of dev"),
     "sealed-8": Split("sealed-8", ("sealed-8",), "sealed batch written 2026-12-08 (seventh stop), run once and logged in evals/LOG.md the same day; now part of dev"),
+    "sealed-9": Split("sealed-9", ("sealed-9",), "sealed batch written 2026-12-08 (seventh stop, for the next stop), not yet run"),
 }
 
 
