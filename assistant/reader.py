@@ -485,7 +485,8 @@ class ReaderModel:
       gate, reading it as if it were the best, gives it this support: it answers on its own, and
       a loosely related passage stays out however few spans there are; ``extend_ratio``: a
       longer span that starts with a quoted one replaces it when its share reaches this fraction
-      of that span's.
+      of that span's, and another span whose share reaches this fraction of the best's is quoted
+      beside it.
     """
 
     backend: str

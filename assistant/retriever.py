@@ -398,9 +398,7 @@ class HybridRetriever:
         if kind in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embeddings.embed_query_array(query)
             language = detect_language(query)
-            view = loaded.language_view()
-            offsets = view.offsets(vector, language) if view is not None else {}
-            found = self.across_languages(vector, language, offsets, self.dense(vector, depth, filters, loaded), depth, filters, loaded)
+            found = self.across_languages(vector, language, self.dense(vector, depth, filters, loaded), depth, filters, loaded)
             for rank, (chunk, score) in enumerate(found):
                 entry = results.setdefault(chunk.id, ScoredChunk(chunk, 0.0))
                 entry.dense_rank, entry.dense_score = rank, score
@@ -431,21 +429,15 @@ class HybridRetriever:
 
     @staticmethod
     def across_languages(
-        vector: np.ndarray,
-        language: str,
-        offsets: dict[str, float],
-        found: list[tuple[StoredChunk, float]],
-        n: int,
-        filters: dict | None,
-        loaded: _LoadedGeneration,
+        vector: np.ndarray, language: str, found: list[tuple[StoredChunk, float]], n: int, filters: dict | None, loaded: _LoadedGeneration
     ) -> list[tuple[StoredChunk, float]]:
         """The dense ranking with each passage's similarity on the scale of the question's
-        language (``offsets``, from ``LanguageView``), and the nearest ``n`` passages of each
-        other language added: those the index's nearest-neighbour search returned first were
-        crowded out by the question's own language, so each language's nearest are read from its
-        own vectors."""
+        language (``LanguageView``), and the nearest ``n`` passages of each other language
+        added: those the index's nearest-neighbour search returned first were crowded out by the
+        question's own language, so each language's nearest are read from its own vectors."""
         view = loaded.language_view()
-        if view is None or not offsets:
+        offsets = view.offsets(vector, language) if view is not None else {}
+        if not offsets:
             return found
         scored = {chunk.id: (chunk, score + offsets.get(loaded.language(chunk), 0.0)) for chunk, score in found}
         for other, members in view.chunks.items():
