@@ -234,9 +234,8 @@ def load_html(path: Path) -> LoadedDocument:
     html, warnings = read_text_file(path)
     # The source of a page in a static site (Jekyll, Hugo, Eleventy) opens with a YAML front
     # matter, like a Markdown page: its title is the page's, and it is not HTML.
-    front, body = _front_matter(html) if html.lstrip().startswith("---") else ({}, html)
-    fragment = body is not html  # a front matter was read: the page's own content, no site around it
-    html = body
+    fragment = _FRONT_MATTER.match(html) is not None  # the page's own content, no site around it
+    front, html = _front_matter(html) if fragment else ({}, html)
     meta = trafilatura.extract_metadata(html)
     # Headings of published pages often carry a permalink symbol ("# Titre", "Titre ¶").
     declared = str(front.get("title") or "") if isinstance(front, dict) else ""
